@@ -80,7 +80,8 @@ class Backbone(torch.nn.Module):
     """A text-to-audio latent diffusion model seen through what the editor needs.
 
     Subclasses own ``sample_rate``, ``window_seconds`` (the longest input one pass
-    takes), ``scheduler`` (a diffusers training scheduler), ``unet`` and
+    takes), ``scheduler`` (a diffusers training scheduler), ``unet``, ``logmel``
+    (their log-mel front end, also used for metrics and figures) and
     ``lora_target_modules``, and implement the audio/text encoders, the decoder
     and ``predict``. Latents are laid out [B, C, time, freq].
     """
@@ -88,6 +89,10 @@ class Backbone(torch.nn.Module):
     sample_rate: int
     window_seconds: float
     lora_target_modules: List[str] = ["to_q", "to_k", "to_v", "to_out.0"]
+
+    @property
+    def window_samples(self) -> int:
+        return round(self.window_seconds * self.sample_rate)
 
     # --- audio <-> latent -------------------------------------------------
     def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:

@@ -84,10 +84,6 @@ class ToyBackbone(Backbone):
             frozen.requires_grad_(False)
             frozen.eval()
 
-    @property
-    def window_samples(self) -> int:
-        return round(self.window_seconds * self.sample_rate)
-
     # --- audio <-> latent -------------------------------------------------
     def mel(self, wav: torch.Tensor) -> torch.Tensor:
         """[B, T] -> log-mel [B, 1, frames, 64] of the padded/cut window."""

@@ -1,0 +1,90 @@
+"""Command-line plumbing shared by every recipe: arguments, hparams, one-line errors.
+
+A recipe's hparams file holds what its edit type needs and names a backbone
+(``backbone: toy``); the backbone's own file ``hparams/backbones/<name>.yaml``
+holds the model and its schedule defaults (step counts, learning rates,
+guidance). ``load_hparams`` joins the two, then applies command-line overrides,
+so ``--emb_steps=50`` and ``--backbone=tango`` work from any recipe.
+"""
+
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+
+import ruamel.yaml
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+
+from audio_editing.errors import UserError
+
+# Values taken verbatim from the command line: quoted so that YAML never reinterprets them
+# (a prompt such as "sirens: loud" or "yes" must stay a string).
+STRING_KEYS = ("target_prompt", "input_wav", "output_folder", "edit_id", "backbone_source", "manifest")
+
+
+def parse_arguments(argv):
+    """``sb.parse_arguments`` with free-text values protected -> (hparams_file, run_opts, overrides dict)."""
+    quoted = []
+    for i, arg in enumerate(argv):
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("-") in STRING_KEYS:
+            arg = f"{key}={json.dumps(value)}"
+        elif not sep and i > 0 and argv[i - 1].lstrip("-") in STRING_KEYS and "=" not in argv[i - 1]:
+            arg = json.dumps(arg)
+        quoted.append(arg)
+    if not quoted or quoted[0].startswith("--"):
+        raise UserError("the first argument must be an hparams file, e.g. hparams/addition.yaml")
+    hparams_file, run_opts, overrides = sb.parse_arguments(quoted)
+    overrides = ruamel.yaml.YAML(typ="safe").load(overrides) or {}
+    if not isinstance(overrides, dict):
+        raise UserError(f"cannot parse the command-line overrides {overrides!r}; use --key=value")
+    return hparams_file, run_opts, overrides
+
+
+def compose_hparams_text(hparams_file, backbone: str = None) -> str:
+    """The backbone's YAML followed by the recipe's (the recipe's ``backbone`` key names the file)."""
+    hparams_file = Path(hparams_file)
+    if not hparams_file.is_file():
+        raise UserError(f"hparams file '{hparams_file}' does not exist")
+    recipe_text = hparams_file.read_text()
+    name = backbone or ruamel.yaml.YAML(typ="rt").load(recipe_text).get("backbone")
+    folder = hparams_file.parent / "backbones"
+    backbone_file = folder / f"{name}.yaml"
+    if not backbone_file.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise UserError(f"unknown backbone '{name}'; choose one of {', '.join(known)} (files in {folder})")
+    return f"# ---- {backbone_file}\n{backbone_file.read_text()}\n# ---- {hparams_file}\n{recipe_text}"
+
+
+def load_hparams(hparams_file, overrides: dict):
+    """Resolve the joined YAML with overrides -> (hparams dict, resolved YAML text).
+
+    Unknown override keys and unfilled placeholders are ``UserError``s.
+    """
+    text = compose_hparams_text(hparams_file, overrides.get("backbone"))
+    try:
+        hparams = load_hyperpyyaml(text, overrides)
+    except KeyError as err:
+        key = str(err).split("'")[1] if "'" in str(err) else str(err)
+        raise UserError(f"unknown hparam '--{key}'; see {hparams_file} and its backbone file for valid keys") from None
+    except ValueError as err:
+        message = str(err)
+        if "PLACEHOLDER" in message:
+            key = message.split("'")[1]
+            raise UserError(f"missing required argument --{key}=...") from None
+        raise
+    stream = io.StringIO()
+    ruamel.yaml.YAML().dump({k: v for k, v in overrides.items()}, stream)
+    return hparams, f"{text}\n# ---- command-line overrides\n# " + stream.getvalue().replace("\n", "\n# ")
+
+
+def run_cli(main, argv=None) -> None:
+    """Run ``main(argv)``; a ``UserError`` becomes ``error: <message>`` on stderr and exit status 2."""
+    try:
+        main(sys.argv[1:] if argv is None else argv)
+    except UserError as err:
+        logging.getLogger(__name__).debug("user error", exc_info=True)
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,303 @@
+"""The three-step editor (Imagic for audio LDMs, Paissan et al. 2023), one Brain for every recipe.
+
+1. Optimise the text embedding e so the frozen model reconstructs the input latent.
+2. Fine-tune the UNet (fully or with LoRA) with that embedding e_opt.
+3. Sample with e_int = eta * e_target + (1 - eta) * e_opt for each eta; score each
+   edit (Text-CLAP vs the target prompt + Audio-CLAP vs the input) and keep the best.
+
+Recipes subclass ``ImagicEditor`` only where their edit type differs (inpainting
+overrides ``loss_weight``, ``after_denoise_step`` and ``compose``).
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+import speechbrain as sb
+import torch
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from tqdm.auto import tqdm
+
+from audio_editing.backbones.base import TextCond
+from audio_editing.evaluation.metrics import mel_snr
+
+logger = logging.getLogger(__name__)
+
+PHASES = ("embedding", "finetune", "done")
+
+
+class EmbeddingHolder(torch.nn.Module):
+    """The optimised text embedding e_opt as a parameter (initialised from e_target)."""
+
+    def __init__(self, cond: TextCond):
+        super().__init__()
+        self.hidden = torch.nn.Parameter(cond.hidden.detach().clone())
+        self.register_buffer("mask", None if cond.mask is None else cond.mask.clone())
+
+    def cond(self) -> TextCond:
+        return TextCond(self.hidden, self.mask)
+
+
+@register_checkpoint_hooks
+class EditProgress:
+    """Which phase the edit is in and how many of its steps are done (checkpointed)."""
+
+    def __init__(self):
+        self.phase, self.step, self.fingerprint = "embedding", 0, ""
+        self.losses = {"embedding": [], "finetune": []}
+
+    @mark_as_saver
+    def _save(self, path):
+        torch.save({"phase": self.phase, "step": self.step, "fingerprint": self.fingerprint,
+                    "losses": self.losses}, path)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch=True):
+        state = torch.load(path)
+        self.phase, self.step = state["phase"], state["step"]
+        self.fingerprint, self.losses = state["fingerprint"], state["losses"]
+
+
+@register_checkpoint_hooks
+class TrainableUNetState:
+    """Checkpoints only what step 2 trains: the LoRA adapter, or the whole UNet when fully fine-tuned."""
+
+    def __init__(self, unet, mode: str):
+        self.unet, self.mode = unet, mode
+
+    def state_dict(self):
+        if self.mode == "lora":
+            from peft import get_peft_model_state_dict
+
+            return get_peft_model_state_dict(self.unet)
+        return self.unet.state_dict()
+
+    @mark_as_saver
+    def _save(self, path):
+        torch.save(self.state_dict(), path)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch=True):
+        state = torch.load(path, map_location="cpu")
+        if self.mode == "lora":
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.unet, state)
+        else:
+            self.unet.load_state_dict(state)
+
+
+@dataclass
+class EditResult:
+    """What one edit produced: one waveform and one score row per eta."""
+
+    etas: List[float]
+    wavs: torch.Tensor  # [n_eta, T] at sample_rate
+    latents: torch.Tensor  # [n_eta, C, time, freq]
+    input_latent: torch.Tensor
+    sample_rate: int
+    scores: dict = field(default_factory=dict)  # column -> list per eta
+    losses: dict = field(default_factory=dict)
+    resumed_from: Optional[str] = None
+
+    @property
+    def best_index(self) -> int:
+        total = self.scores["sum"]
+        return max(range(len(total)), key=lambda i: total[i])
+
+
+class ImagicEditor(sb.Brain):
+    """Text-prompted audio editing by embedding optimisation, fine-tuning and interpolation.
+
+    Modules: ``backbone`` (an ``audio_editing.backbones.base.Backbone``).
+    Hparams used: ``emb_steps``, ``emb_lr``, ``ft_steps``, ``ft_lr``, ``ft_mode`` (full | lora),
+    ``lora_rank``, ``loss_batch`` (timesteps drawn per optimisation step), ``t_min``, ``t_max``,
+    ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``,
+    ``log_interval``, ``scorer`` (an ``AudioTextScorer``), ``train_logger``.
+    """
+
+    # --- the loss shared by steps 1 and 2 ----------------------------------------
+    def compute_forward(self, batch, stage):
+        """Noise the input latent at ``loss_batch`` random timesteps and predict the training target."""
+        z0, cond = batch
+        backbone = self.modules.backbone
+        n = self.hparams.loss_batch
+        z0 = z0.expand(n, *z0.shape[1:])
+        high = min(self.hparams.t_max, backbone.num_train_timesteps)
+        t = torch.randint(self.hparams.t_min - 1, high, (n,), device=z0.device)
+        noise = torch.randn_like(z0)
+        prediction = backbone.predict(backbone.add_noise(z0, noise, t), t, cond.repeat(n))
+        return prediction, backbone.training_target(z0, noise, t)
+
+    def compute_objectives(self, predictions, batch, stage):
+        prediction, target = predictions
+        error = (prediction.float() - target.float()) ** 2
+        weight = self.loss_weight(error.shape)
+        if weight is None:
+            return error.mean()
+        return (error * weight).sum() / (weight.expand_as(error).sum() + 1e-8)
+
+    def check_input(self, wav: torch.Tensor) -> torch.Tensor:
+        """Hook run before anything is written: raise ``UserError`` for input this edit type cannot take."""
+        return wav
+
+    def loss_weight(self, shape) -> Optional[torch.Tensor]:
+        """Per-latent-element weight of the reconstruction loss (None: uniform)."""
+        return None
+
+    # --- the edit ------------------------------------------------------------------
+    def edit(self, wav: torch.Tensor, target_prompt: str) -> EditResult:
+        """Run steps 1-3 on one waveform [T] at the backbone's rate, resuming from checkpoints."""
+        backbone = self.modules.backbone
+        hp = self.hparams
+        # 1. Encode (cached for the whole edit: neither the input nor the prompt changes)
+        with torch.no_grad():
+            self.input_wav = wav.to(self.device)
+            self.z0 = backbone.encode_audio(backbone.prepare_audio(self.input_wav)[None])
+            e_target = backbone.encode_text([target_prompt])
+        self.embedding = EmbeddingHolder(e_target).to(self.device)
+        if hp.ft_mode == "lora":
+            backbone.enable_lora(hp.lora_rank)
+        ft_params = backbone.trainable_parameters(hp.ft_mode)
+        self.emb_optimizer = torch.optim.Adam([self.embedding.hidden], lr=hp.emb_lr)
+        self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr)
+        self.progress = EditProgress()
+        self.progress.fingerprint = self.fingerprint(wav, target_prompt)
+        resumed = self.recover()
+
+        # 2. Optimise the embedding (UNet frozen)
+        backbone.requires_grad_(False)
+        self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond())
+
+        # 3. Fine-tune the UNet with e_opt (embedding frozen)
+        self.embedding.requires_grad_(False)
+        for p in ft_params:
+            p.requires_grad_(True)
+        e_opt = self.embedding.cond().detach()
+        backbone.unet.train()
+        self.run_phase("finetune", hp.ft_steps, self.ft_optimizer, lambda: e_opt)
+        backbone.unet.eval()
+
+        # 4. Sample per eta
+        etas = [float(eta) for eta in hp.etas]
+        latents = self.sample_edits(etas, e_target, e_opt)
+        with torch.no_grad():
+            wavs = backbone.decode(latents)[:, : wav.shape[-1]].float()
+        wavs = self.compose(self.input_wav, wavs)
+
+        # 5. Score
+        result = EditResult(etas=etas, wavs=wavs.cpu(), latents=latents.cpu(), input_latent=self.z0.cpu(),
+                            sample_rate=backbone.sample_rate, losses=self.progress.losses,
+                            resumed_from=resumed)
+        result.scores = self.score(result.wavs, self.input_wav.cpu(), target_prompt, result.sample_rate)
+        return result
+
+    def run_phase(self, phase: str, steps: int, optimizer, cond_fn) -> None:
+        """Optimise ``optimizer``'s parameters for ``steps`` steps of the diffusion loss, checkpointing."""
+        progress = self.progress
+        if PHASES.index(progress.phase) > PHASES.index(phase):
+            return
+        self.optimizers_dict = {phase: optimizer}
+        log_every = self.hparams.log_interval
+        with tqdm(total=steps, initial=progress.step, desc=f"step {PHASES.index(phase) + 1}: {phase}",
+                  dynamic_ncols=True, disable=self.noprogressbar) as bar:
+            while progress.step < steps:
+                loss = self.fit_batch((self.z0, cond_fn())).item()
+                progress.losses[phase].append(loss)
+                progress.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}")
+                if progress.step % log_every == 0 or progress.step == steps:
+                    recent = progress.losses[phase][-log_every:]
+                    self.hparams.train_logger.log_stats(
+                        stats_meta={"phase": phase, "step": progress.step},
+                        train_stats={"loss": sum(recent) / len(recent)})
+                if progress.step % self.hparams.ckpt_interval_steps == 0 and progress.step < steps:
+                    self.save_checkpoint()
+        progress.phase, progress.step = PHASES[PHASES.index(phase) + 1], 0
+        self.save_checkpoint()
+
+    @torch.no_grad()
+    def sample_edits(self, etas: List[float], e_target: TextCond, e_opt: TextCond) -> torch.Tensor:
+        """Guided sampling for all etas in one batch, from the same seeded noise."""
+        backbone, hp = self.modules.backbone, self.hparams
+        conds = TextCond.cat([e_opt.lerp(e_target, eta) for eta in etas])
+        both = TextCond.cat([backbone.null_cond(conds), conds])
+        sampler = hp.sampler(backbone.scheduler.config)
+        sampler.set_timesteps(hp.sample_steps, device=self.device)
+        generator = torch.Generator().manual_seed(hp.seed)
+        self.noise = torch.randn(self.z0.shape, generator=generator).to(self.device)
+        z = (self.noise * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
+        timesteps = sampler.timesteps
+        with self.evaluation_ctx:
+            for i, t in enumerate(tqdm(timesteps, desc="step 3: sampling", dynamic_ncols=True,
+                                       disable=self.noprogressbar)):
+                model_in = sampler.scale_model_input(torch.cat([z, z]), t)
+                uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
+                guided = uncond + hp.guidance_scale * (cond - uncond)
+                z = sampler.step(guided, t, z).prev_sample
+                next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
+                z = self.after_denoise_step(z, next_t)
+        return z
+
+    def after_denoise_step(self, z: torch.Tensor, next_t) -> torch.Tensor:
+        """Hook after each sampling step (``next_t`` is None after the last)."""
+        return z
+
+    def compose(self, input_wav: torch.Tensor, wavs: torch.Tensor) -> torch.Tensor:
+        """Hook to combine the decoded edits with the input waveform."""
+        return wavs
+
+    def score(self, wavs, input_wav, target_prompt: str, sample_rate: int) -> dict:
+        """Text-CLAP, Audio-CLAP, their sum, and log-mel SNR to the input, per eta."""
+        scorer = self.hparams.scorer.to(self.device)
+        text = scorer.text_scores(wavs, sample_rate, [target_prompt])
+        audio = scorer.audio_scores(wavs, sample_rate, input_wav[None])
+        logmel = self.modules.backbone.logmel.cpu()
+        snr = mel_snr(logmel(wavs), logmel(input_wav[None]))
+        return {"text_clap": text.tolist(), "audio_clap": audio.tolist(),
+                "sum": (text + audio).tolist(), "mel_snr_to_input": snr.tolist()}
+
+    # --- checkpoints ---------------------------------------------------------------
+    def fingerprint(self, wav: torch.Tensor, target_prompt: str) -> str:
+        """Identifies what the checkpoints were trained for: input, prompt and training settings."""
+        hp = self.hparams
+        settings = [target_prompt, hp.emb_steps, hp.emb_lr, hp.ft_steps, hp.ft_lr, hp.ft_mode,
+                    getattr(hp, "lora_rank", None), hp.loss_batch, hp.seed, getattr(hp, "backbone_source", "")]
+        digest = hashlib.sha256(wav.cpu().numpy().tobytes())
+        digest.update(repr(settings).encode())
+        return digest.hexdigest()[:16]
+
+    def recover(self) -> Optional[str]:
+        """Load the latest checkpoint of this edit (``check_resumable`` has vetted it)."""
+        checkpointer = self.checkpointer
+        for name, obj in (("embedding", self.embedding), ("unet", TrainableUNetState(
+                self.modules.backbone.unet, self.hparams.ft_mode)), ("emb_optimizer", self.emb_optimizer),
+                ("ft_optimizer", self.ft_optimizer), ("progress", self.progress)):
+            checkpointer.add_recoverable(name, obj)
+        if checkpointer.recover_if_possible() is None:
+            return None
+        where = f"{self.progress.phase} step {self.progress.step}"
+        logger.info(f"resumed from checkpoint at {where}")
+        self.hparams.train_logger.log_stats(stats_meta={"resumed_from": where}, train_stats=None)
+        return where
+
+    def save_checkpoint(self) -> None:
+        self.checkpointer.save_and_keep_only(
+            meta={"fingerprint": self.progress.fingerprint, "phase": self.progress.phase,
+                  "step": self.progress.step}, num_to_keep=1)
+
+
+def check_resumable(save_folder, fingerprint: str) -> None:
+    """Refuse a checkpoint folder that holds another edit (without writing anything)."""
+    import yaml
+
+    from audio_editing.errors import UserError
+
+    for meta_file in Path(save_folder).glob("CKPT*/CKPT.yaml"):
+        meta = yaml.safe_load(meta_file.read_text()) or {}
+        if meta.get("fingerprint") != fingerprint:
+            raise UserError(f"'{save_folder}' holds checkpoints of a different edit (other input, prompt or "
+                            "training settings); pass another --output_folder or --edit_id, or delete it")

@@ -1,0 +1,41 @@
+"""Figures: the input and each eta's edit as log-mel spectrograms (paper Fig. 2), scores vs eta (Fig. 4)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from audio_editing.data.audio import atomic_write  # noqa: E402
+
+
+def save_figure(fig, path) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def plot_spectrograms(path, log_mels, titles, hop_seconds: float) -> None:
+    """One row per log-mel [frames, mels], time on x."""
+    fig, axes = plt.subplots(len(log_mels), 1, figsize=(8, 1.6 * len(log_mels)), sharex=True, squeeze=False)
+    low = min(float(m.min()) for m in log_mels)
+    high = max(float(m.max()) for m in log_mels)
+    for ax, mel, title in zip(axes[:, 0], log_mels, titles):
+        frames = mel.shape[0]
+        ax.imshow(mel.T.numpy(), origin="lower", aspect="auto", vmin=low, vmax=high, cmap="magma",
+                  extent=(0, frames * hop_seconds, 0, mel.shape[1]))
+        ax.set_ylabel("mel bin")
+        ax.set_title(title, fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("time (s)")
+    save_figure(fig, path)
+
+
+def plot_scores_vs_eta(path, etas, scores: dict, best_eta: float, title: str = "") -> None:
+    """Text-CLAP, Audio-CLAP and their sum against eta, the chosen eta marked."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for column, style in (("text_clap", "o-"), ("audio_clap", "s-"), ("sum", "^-")):
+        ax.plot(etas, scores[column], style, label=column.replace("_", "-"))
+    ax.axvline(best_eta, color="gray", linestyle="--", label=f"chosen eta={best_eta:g}")
+    ax.set_xlabel("eta")
+    ax.set_ylabel("score (cosine)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Style transfer: render the input's events (their onsets and rhythm) as another sound.
+
+Runs the three steps of the shared editor and keeps the eta with the best
+Text-CLAP + Audio-CLAP; the prompt describes the new sound.
+
+To run (from the repo root)::
+
+    python recipes/style_transfer/edit.py hparams/style_transfer.yaml \\
+        --input_wav=benchmarks/toy_world/style_transfer_00_input.wav \\
+        --target_prompt="a dog barking"
+
+Authors: the audio_editing developers
+"""
+
+from audio_editing.cli import run_cli
+from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.editing.recipe import run_edit
+
+
+class StyleTransferEditor(ImagicEditor):
+    """Style transfer needs nothing beyond the shared editor: eta trades the input's timbre for the prompt's."""
+
+
+if __name__ == "__main__":
+    run_cli(lambda argv: run_edit(StyleTransferEditor, argv))
