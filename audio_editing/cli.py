@@ -36,6 +36,10 @@ def parse_arguments(argv):
         quoted.append(arg)
     if not quoted or quoted[0].startswith("--"):
         raise UserError("the first argument must be an hparams file, e.g. hparams/addition.yaml")
+    # A key given twice: the last one wins, as with any command-line flag.
+    last = {arg.partition("=")[0]: i for i, arg in enumerate(quoted) if arg.startswith("--") and "=" in arg}
+    quoted = [arg for i, arg in enumerate(quoted)
+              if not (arg.startswith("--") and "=" in arg) or last[arg.partition("=")[0]] == i]
     hparams_file, run_opts, overrides = sb.parse_arguments(quoted)
     overrides = ruamel.yaml.YAML(typ="safe").load(overrides) or {}
     if not isinstance(overrides, dict):

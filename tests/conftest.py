@@ -1,0 +1,58 @@
+"""Shared fixtures: a tiny random model folder in the embedded layout, short test clips."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_SECONDS = 1.28  # the tiny backbone's window
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A randomly initialised model folder (backbone + evaluator) written like the shipped one."""
+    from audio_editing.backbones.toy import ToyBackbone
+    from audio_editing.evaluation.toy_clap import ToyClap
+
+    folder = tmp_path_factory.mktemp("tiny_model")
+    ToyBackbone.build_tiny(seed=0).save_pretrained(folder)
+    ToyClap.build_tiny(seed=0).save_pretrained(folder / "evaluator")
+    return folder
+
+
+def write_scene_clip(path, labels, seed=0, seconds=TINY_SECONDS, gap=None, background=None):
+    """Render a toy-world scene to ``path`` (16 kHz, 16-bit); ``gap`` = (start, end) s set to zeros."""
+    from audio_editing.data import toy_world
+
+    scene = toy_world.sample_scene(np.random.default_rng(seed), seconds=seconds, labels=labels,
+                                   background=background)
+    wav = toy_world.render_scene(scene)
+    if gap is not None:
+        wav[round(gap[0] * 16000): round(gap[1] * 16000)] = 0.0
+    sf.write(str(path), wav, 16000, subtype="PCM_16")
+    return Path(path)
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return write_scene_clip(tmp_path / "clip.wav", ["knock"], seed=1)
+
+
+@pytest.fixture
+def gap_clip(tmp_path):
+    # a rain bed: no digital silence but the gap, so the gap can be detected
+    return write_scene_clip(tmp_path / "gap.wav", ["dog", "beep"], seed=2, gap=(0.5, 0.8), background="rain")
+
+
+def tiny_args(model_dir, out_dir, *extra):
+    """Command-line arguments for a recipe on the tiny model, a few steps each."""
+    return [f"--backbone_source={model_dir}", f"--output_folder={out_dir}", "--device=cpu",
+            "--emb_steps=4", "--ft_steps=4", "--sample_steps=4", "--etas=[0,1]", "--noprogressbar", *extra]
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    torch.set_num_threads(2)

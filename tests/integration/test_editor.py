@@ -1,0 +1,109 @@
+"""The three steps on a tiny random model: losses fall, LoRA stays LoRA, runs resume, overrides land."""
+
+import soundfile as sf
+import pytest
+import torch
+
+from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.editing.recipe import run_edit
+from tests.conftest import tiny_args
+
+
+def edit(clip, model_dir, out_dir, *extra, editor=ImagicEditor, hparams="hparams/addition.yaml"):
+    return run_edit(editor, [hparams, f"--input_wav={clip}", "--target_prompt=a dog barks",
+                             *tiny_args(model_dir, out_dir, *extra)])
+
+
+def test_embedding_then_finetuning_lower_the_reconstruction_loss(clip, tiny_model_dir, tmp_path):
+    result = edit(clip, tiny_model_dir, tmp_path, "--emb_steps=30", "--ft_steps=30",
+                  "--emb_lr=0.05", "--ft_lr=0.002")
+    evals = result.losses["eval"]
+    assert evals["e_opt"] < evals["e_target"], evals
+    assert evals["finetuned"] < 0.9 * evals["e_opt"], evals
+    assert len(result.losses["embedding"]) == 30 and len(result.losses["finetune"]) == 30
+
+
+def test_outputs_of_one_edit(clip, tiny_model_dir, tmp_path):
+    result = edit(clip, tiny_model_dir, tmp_path)
+    folder = result.folder
+    for name in ("input.wav", "edit_eta0.00.wav", "edit_eta1.00.wav", "best.wav", "scores.csv",
+                 "spectrograms.png", "clap_vs_eta.png", "train_log.txt", "hyperparams.yaml"):
+        assert (folder / name).is_file(), name
+    header = (folder / "scores.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["eta", "text_clap", "audio_clap", "sum"]
+    best_eta = result.etas[result.best_index]
+    best, _ = sf.read(folder / "best.wav", dtype="int16")
+    same, _ = sf.read(folder / f"edit_eta{best_eta:.2f}.wav", dtype="int16")
+    assert (best == same).all()
+    assert len(best) == sf.info(str(clip)).frames
+
+
+def test_lora_trains_and_saves_only_the_adapter(clip, tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    result = edit(clip, tiny_model_dir, tmp_path, "--ft_mode=lora", "--lora_rank=2", "--ft_lr=0.01")
+    ckpt = next((result.folder / "save").glob("CKPT*"))
+    state = torch.load(ckpt / "unet.ckpt")
+    assert state and all("lora" in key for key in state), list(state)[:5]
+    assert any(v.abs().sum() > 0 for k, v in state.items() if "lora_B" in k)  # B starts at 0: it trained
+    # the base weights on disk are untouched by construction; the adapter is all that was saved
+    base = load_file(str(tiny_model_dir / "unet" / "diffusion_pytorch_model.safetensors"))
+    assert not set(state) & set(base)
+
+
+def test_run_killed_after_step_1_resumes_without_repeating_it(clip, tiny_model_dir, tmp_path, monkeypatch):
+    original = ImagicEditor.run_phase
+
+    def die_in_finetune(self, phase, *args):
+        if phase == "finetune":
+            raise KeyboardInterrupt("killed")
+        return original(self, phase, *args)
+
+    monkeypatch.setattr(ImagicEditor, "run_phase", die_in_finetune)
+    with pytest.raises(KeyboardInterrupt):
+        edit(clip, tiny_model_dir, tmp_path, "--emb_steps=6")
+    monkeypatch.setattr(ImagicEditor, "run_phase", original)
+
+    calls = []
+    monkeypatch.setattr(ImagicEditor, "fit_batch",
+                        lambda self, batch: calls.append(1) or original_fit(self, batch))
+    result = edit(clip, tiny_model_dir, tmp_path, "--emb_steps=6")
+    assert result.resumed_from == "finetune step 0"
+    assert len(calls) == 4  # only the 4 fine-tuning steps ran again
+    assert len(result.losses["embedding"]) == 6
+    assert "resumed_from: finetune step 0" in (result.folder / "train_log.txt").read_text()
+
+
+original_fit = ImagicEditor.fit_batch
+
+
+def test_checkpoint_of_another_edit_is_refused(clip, tiny_model_dir, tmp_path):
+    from audio_editing.errors import UserError
+
+    edit(clip, tiny_model_dir, tmp_path)
+    with pytest.raises(UserError, match="different edit"):
+        edit(clip, tiny_model_dir, tmp_path, "--emb_steps=5")
+
+
+def test_hparams_override_reaches_the_brain(clip, tiny_model_dir, tmp_path):
+    result = edit(clip, tiny_model_dir, tmp_path, "--emb_steps=3", "--guidance_scale=1.5")
+    assert len(result.losses["embedding"]) == 3
+    saved = (result.folder / "hyperparams.yaml").read_text()
+    assert "emb_steps: 3" in saved and "guidance_scale: 1.5" in saved
+
+
+def test_inpainting_leaves_every_observed_sample_bit_identical(gap_clip, tiny_model_dir, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("inpaint", "recipes/inpainting/edit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = edit(gap_clip, tiny_model_dir, tmp_path, editor=module.InpaintingEditor,
+                  hparams="hparams/inpainting.yaml")
+    original, _ = sf.read(gap_clip, dtype="int16")
+    start, end = round(0.5 * 16000), round(0.8 * 16000)
+    for eta in result.etas:
+        out, _ = sf.read(result.folder / f"edit_eta{eta:.2f}.wav", dtype="int16")
+        assert len(out) == len(original)
+        assert (out[:start] == original[:start]).all() and (out[end:] == original[end:]).all()
+        assert abs(out[start:end]).max() > 0  # the span was filled
