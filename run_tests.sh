@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test suite (unit, integration, recipes, doctests) on tiny models and the shipped
+# embedded model; no downloads. Installs into .venv on first use. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/ensure_venv.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+exec .venv/bin/python -m pytest tests --doctest-modules audio_editing -q "$@"
