@@ -100,6 +100,7 @@ class EditResult:
     input_latent: torch.Tensor
     sample_rate: int
     scores: dict = field(default_factory=dict)  # column -> list per eta
+    metrics: dict = field(default_factory=dict)  # per-edit numbers (e.g. the VAE's own reconstruction)
     losses: dict = field(default_factory=dict)
     resumed_from: Optional[str] = None
     folder: Optional[Path] = None  # where the outputs were written
@@ -197,7 +198,16 @@ class ImagicEditor(sb.Brain):
                             sample_rate=backbone.sample_rate, losses=self.progress.losses,
                             resumed_from=resumed)
         result.scores = self.score(result.wavs, self.input_wav.cpu(), target_prompt, result.sample_rate)
+        result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
         return result
+
+    @torch.no_grad()
+    def vae_reconstruction_snr(self) -> float:
+        """Log-mel SNR of decode(encode(input)): the ceiling for any reconstruction at eta=0."""
+        backbone = self.modules.backbone
+        wav = backbone.decode(self.z0)[:, : self.input_wav.shape[-1]].float().cpu()
+        logmel = backbone.logmel.cpu()
+        return mel_snr(logmel(wav), logmel(self.input_wav.cpu()[None])).item()
 
     @torch.no_grad()
     def eval_loss(self, cond: TextCond, draws: int = 32, seed: int = 0) -> float:
