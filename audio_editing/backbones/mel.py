@@ -35,5 +35,6 @@ class LogMel(torch.nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         frames = wav.shape[-1] // self.hop_length
+        self.mel.to(wav.device)  # follows its input: metrics and figures run it on CPU tensors too
         mel = self.mel(wav.float())[..., :frames]
         return torch.log(mel.clamp(min=self.log_floor)).transpose(-1, -2)

@@ -205,9 +205,8 @@ class ImagicEditor(sb.Brain):
     def vae_reconstruction_snr(self) -> float:
         """Log-mel SNR of decode(encode(input)): the ceiling for any reconstruction at eta=0."""
         backbone = self.modules.backbone
-        wav = backbone.decode(self.z0)[:, : self.input_wav.shape[-1]].float().cpu()
-        logmel = backbone.logmel.cpu()
-        return mel_snr(logmel(wav), logmel(self.input_wav.cpu()[None])).item()
+        wav = backbone.decode(self.z0)[:, : self.input_wav.shape[-1]].float()
+        return mel_snr(backbone.logmel(wav), backbone.logmel(self.input_wav[None])).item()
 
     @torch.no_grad()
     def eval_loss(self, cond: TextCond, draws: int = 32, seed: int = 0) -> float:
@@ -290,8 +289,8 @@ class ImagicEditor(sb.Brain):
         scorer = self.hparams.scorer.to(self.device)
         text = scorer.text_scores(wavs, sample_rate, [target_prompt])
         audio = scorer.audio_scores(wavs, sample_rate, input_wav[None])
-        logmel = self.modules.backbone.logmel.cpu()
-        snr = mel_snr(logmel(wavs), logmel(input_wav[None]))
+        logmel = self.modules.backbone.logmel
+        snr = mel_snr(logmel(wavs), logmel(input_wav[None])).cpu()
         return {"text_clap": text.tolist(), "audio_clap": audio.tolist(),
                 "sum": (text + audio).tolist(), "mel_snr_to_input": snr.tolist()}
 

@@ -92,7 +92,7 @@ def run_edit(editor_class, argv):
     result = editor.edit(wav, prompt)
 
     # 3. Write
-    best = write_edit_outputs(edit_folder, result, wav, backbone.logmel.cpu(), prompt)
+    best = write_edit_outputs(edit_folder, result, wav, backbone.logmel, prompt)
     i = result.best_index
     logger.info(f"best eta {result.etas[i]:g}: text {result.scores['text_clap'][i]:.3f}, "
                 f"audio {result.scores['audio_clap'][i]:.3f} -> {best}")

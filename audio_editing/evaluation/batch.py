@@ -168,7 +168,7 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
                 _, _, overrides = parse_arguments([argv[0], *edit_args])
                 overrides.update(input_wav=entry["wav"], target_prompt="-", edit_id="-")
                 hparams, _ = load_hparams(argv[0], overrides)
-                scorer, logmel = hparams["scorer"].cpu(), hparams["ldm"].logmel.cpu()
+                scorer, logmel = hparams["scorer"], hparams["ldm"].logmel
             with torch.no_grad():
                 row = clip_metrics(entry, result, scorer, logmel)
             rows.append({"id": entry["id"], "edit_type": entry["edit_type"], "method": method,
