@@ -118,7 +118,8 @@ class ImagicEditor(sb.Brain):
     Hparams used: ``emb_steps``, ``emb_lr``, ``ft_steps``, ``ft_lr``, ``ft_mode`` (full | lora),
     ``lora_rank``, ``loss_batch`` (timesteps drawn per optimisation step), ``t_min``, ``t_max``,
     ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``,
-    ``log_interval``, ``scorer`` (an ``AudioTextScorer``), ``train_logger``.
+    ``log_interval``, ``input_peak`` (the peak level the model sees; outputs are scaled back),
+    ``scorer`` (an ``AudioTextScorer``), ``train_logger``.
     """
 
     # --- the loss shared by steps 1 and 2 ----------------------------------------
@@ -155,9 +156,12 @@ class ImagicEditor(sb.Brain):
         """Run steps 1-3 on one waveform [T] at the backbone's rate, resuming from checkpoints."""
         backbone = self.modules.backbone
         hp = self.hparams
-        # 1. Encode (cached for the whole edit: neither the input nor the prompt changes)
+        # 1. Encode (cached for the whole edit: neither the input nor the prompt changes).
+        # The model sees the input at a fixed peak level; edits return at the input's level.
+        peak = float(wav.abs().max())
+        self.gain = hp.input_peak / peak if peak > 0 else 1.0
         with torch.no_grad():
-            self.input_wav = wav.to(self.device)
+            self.input_wav = wav.to(self.device) * self.gain
             self.z0 = backbone.encode_audio(backbone.prepare_audio(self.input_wav)[None])
             e_target = backbone.encode_text([target_prompt])
         self.embedding = EmbeddingHolder(e_target).to(self.device)
@@ -190,14 +194,14 @@ class ImagicEditor(sb.Brain):
         etas = [float(eta) for eta in hp.etas]
         latents = self.sample_edits(etas, e_target, e_opt)
         with torch.no_grad():
-            wavs = backbone.decode(latents)[:, : wav.shape[-1]].float()
-        wavs = self.compose(self.input_wav, wavs)
+            wavs = backbone.decode(latents)[:, : wav.shape[-1]].float().cpu() / self.gain
+        wavs = self.compose(wav.cpu(), wavs)
 
         # 5. Score
         result = EditResult(etas=etas, wavs=wavs.cpu(), latents=latents.cpu(), input_latent=self.z0.cpu(),
                             sample_rate=backbone.sample_rate, losses=self.progress.losses,
                             resumed_from=resumed)
-        result.scores = self.score(result.wavs, self.input_wav.cpu(), target_prompt, result.sample_rate)
+        result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
         result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
         return result
 
