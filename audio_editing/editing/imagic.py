@@ -11,6 +11,7 @@ overrides ``loss_weight``, ``after_denoise_step`` and ``compose``).
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
@@ -26,6 +27,21 @@ from audio_editing.evaluation.metrics import mel_snr
 logger = logging.getLogger(__name__)
 
 PHASES = ("embedding", "finetune", "done")
+
+
+class PhaseClock:
+    """Wall time per phase (synchronising the GPU so that each phase's kernels count to it)."""
+
+    def __init__(self, device):
+        self.cuda = str(device).startswith("cuda")
+        self.laps, self.last = {}, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
 
 
 class EmbeddingHolder(torch.nn.Module):
@@ -156,6 +172,7 @@ class ImagicEditor(sb.Brain):
         """Run steps 1-3 on one waveform [T] at the backbone's rate, resuming from checkpoints."""
         backbone = self.modules.backbone
         hp = self.hparams
+        clock = PhaseClock(self.device)
         # 1. Encode (cached for the whole edit: neither the input nor the prompt changes).
         # The model sees the input at a fixed peak level; edits return at the input's level.
         peak = float(wav.abs().max())
@@ -174,11 +191,14 @@ class ImagicEditor(sb.Brain):
         self.progress.fingerprint = self.fingerprint(wav, target_prompt)
         resumed = self.recover()
 
+        clock.lap("encode")
+
         # 2. Optimise the embedding (UNet frozen)
         backbone.requires_grad_(False)
         self.record_eval_loss("e_target", e_target)
         self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond())
         self.record_eval_loss("e_opt", self.embedding.cond())
+        clock.lap("embedding")
 
         # 3. Fine-tune the UNet with e_opt (embedding frozen)
         self.embedding.requires_grad_(False)
@@ -189,6 +209,7 @@ class ImagicEditor(sb.Brain):
         self.run_phase("finetune", hp.ft_steps, self.ft_optimizer, lambda: e_opt)
         backbone.unet.eval()
         self.record_eval_loss("finetuned", e_opt)
+        clock.lap("finetune")
 
         # 4. Sample per eta
         etas = [float(eta) for eta in hp.etas]
@@ -196,6 +217,7 @@ class ImagicEditor(sb.Brain):
         with torch.no_grad():
             wavs = backbone.decode(latents)[:, : wav.shape[-1]].float().cpu() / self.gain
         wavs = self.compose(wav.cpu(), wavs)
+        clock.lap("sampling")
 
         # 5. Score
         result = EditResult(etas=etas, wavs=wavs.cpu(), latents=latents.cpu(), input_latent=self.z0.cpu(),
@@ -203,6 +225,8 @@ class ImagicEditor(sb.Brain):
                             resumed_from=resumed)
         result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
         result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
+        clock.lap("scoring")
+        result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
         return result
 
     @torch.no_grad()

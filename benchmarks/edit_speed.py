@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Edit speed: the paper's schedule and the fast default side by side, on the same clips and backbone.
+
+For each schedule and clip it runs a full edit (steps 1-3 and scoring, fresh output folder,
+no resumption) and prints wall time per phase, peak GPU memory, and the quality numbers
+(log-mel SNR of the eta=0 output to the input, Text/Audio scores at the chosen eta), then
+the means and the paper/fast ratios. One more fast edit is timed as a whole process
+(``python recipes/<type>/edit.py ...``: imports, model loading and writing included).
+
+    python benchmarks/edit_speed.py --clips=3                      # CPU, embedded model
+    python benchmarks/edit_speed.py --clips=27 --device=cuda       # the whole benchmark set
+    python benchmarks/edit_speed.py --backbone=tango --device=cuda --manifest=my.csv
+
+Schedules: ``paper`` = 500 embedding steps (Adam 2e-3), 1500 fine-tuning steps (1e-6),
+one timestep per step, 200 DDIM steps; ``fast`` = the backbone's hparams file as is.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
+
+SCHEDULES = {
+    "paper": ["--emb_steps=500", "--emb_lr=0.002", "--ft_steps=1500", "--ft_lr=0.000001", "--loss_batch=1",
+              "--sample_steps=200"],
+    "fast": [],
+}
+PHASES = ("encode", "embedding", "finetune", "sampling", "scoring")
+
+
+def pick_clips(entries, count):
+    """``count`` clips taking the edit types in turn, so a small run still covers all three."""
+    by_type = {}
+    for entry in entries:
+        by_type.setdefault(entry["edit_type"], []).append(entry)
+    picked, queues = [], list(by_type.values())
+    while len(picked) < count and any(queues):
+        for queue in queues:
+            if queue and len(picked) < count:
+                picked.append(queue.pop(0))
+    return picked
+
+
+def edit_args(entry, output_folder, extra):
+    args = [str(REPO / "hparams" / f"{entry['edit_type']}.yaml"), f"--input_wav={entry['wav']}",
+            f"--target_prompt={entry['target_prompt']}", f"--edit_id={entry['id']}",
+            f"--output_folder={output_folder}", "--noprogressbar", *extra]
+    if entry.get("mask_start") not in (None, ""):
+        args += [f"--mask_start={entry['mask_start']}", f"--mask_end={entry['mask_end']}"]
+    return args
+
+
+def run_one(entry, schedule, common, workdir):
+    from audio_editing.editing.recipe import run_edit
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    result = run_edit(recipe_editor(entry["edit_type"], REPO),
+                      edit_args(entry, workdir / schedule, SCHEDULES[schedule] + common))
+    row = {"seconds": time.perf_counter() - start, **{p: result.metrics[f"seconds_{p}"] for p in PHASES}}
+    best = result.best_index
+    row["eta0_snr"] = result.scores["mel_snr_to_input"][result.etas.index(0.0)] if 0.0 in result.etas else None
+    row.update(text=result.scores["text_clap"][best], audio=result.scores["audio_clap"][best],
+               sum=result.scores["sum"][best], best_eta=result.etas[best])
+    row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+    return row
+
+
+def whole_process_seconds(entry, common, workdir):
+    cmd = [sys.executable, str(REPO / "recipes" / entry["edit_type"] / "edit.py"),
+           *edit_args(entry, workdir / "whole_process", common)]
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def mean(rows, key):
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.mean(values) if values else float("nan")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", default=str(REPO / "benchmarks/toy_world/manifest.json"))
+    parser.add_argument("--clips", type=int, default=3, help="clips to edit (edit types in turn)")
+    parser.add_argument("--schedules", default="paper,fast")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no_whole_process", action="store_true", help="skip the whole-process timing")
+    args, extra = parser.parse_known_args(argv)
+    common = [f"--device={args.device}", *extra]  # e.g. --backbone=tango --precision=bf16
+    schedules = args.schedules.split(",")
+    clips = pick_clips(read_manifest(args.manifest), args.clips)
+    rows = {s: [] for s in schedules}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for entry in clips:
+            for schedule in schedules:
+                rows[schedule].append(run_one(entry, schedule, common, workdir))
+                r = rows[schedule][-1]
+                print(f"{entry['id']:<20} {schedule:<6} {r['seconds']:7.1f} s  eta0 SNR {r['eta0_snr']:.2f} dB  "
+                      f"text {r['text']:.3f}  audio {r['audio']:.3f}", flush=True)
+        whole = None if args.no_whole_process else whole_process_seconds(clips[0], common, workdir)
+
+    keys = ["seconds", *PHASES, "eta0_snr", "text", "audio", "sum", "peak_gib"]
+    print(f"\n{len(clips)} clips, device {args.device}, extra {extra or 'none'} (means)")
+    print("| schedule | " + " | ".join(keys) + " |")
+    print("|" + "---|" * (len(keys) + 1))
+    for schedule in schedules:
+        print(f"| {schedule} | " + " | ".join(f"{mean(rows[schedule], k):.3f}" for k in keys) + " |")
+    if {"paper", "fast"} <= set(schedules):
+        p, f = rows["paper"], rows["fast"]
+        print(f"\nspeed-up paper/fast: {mean(p, 'seconds') / mean(f, 'seconds'):.2f}x; "
+              f"eta0 SNR fast-paper: {mean(f, 'eta0_snr') - mean(p, 'eta0_snr'):+.2f} dB; "
+              f"CLAP sum fast/paper: {mean(f, 'sum') / mean(p, 'sum'):.3f}")
+    if whole is not None:
+        print(f"whole process, fast schedule, {clips[0]['id']}: {whole:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
