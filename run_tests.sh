@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure_venv.sh
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# PASSIVE: idle OpenMP threads sleep instead of spinning, so a test's subprocess does not crawl
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE
 exec .venv/bin/python -m pytest tests --doctest-modules audio_editing -q "$@"

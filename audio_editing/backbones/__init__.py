@@ -1,0 +1,19 @@
+"""Model families behind the one Backbone interface (``base.py``); classes are imported on first use.
+
+``ToyBackbone`` (the embedded default), ``TangoBackbone`` (declare-lab/tango*, converted on load),
+``AudioLDMBackbone`` (cvssp/audioldm*), ``AudioLDM2Backbone`` (cvssp/audioldm2*).
+"""
+
+import importlib
+
+_CLASSES = {
+    "Backbone": "base", "TextCond": "base", "ToyBackbone": "toy", "TangoBackbone": "tango",
+    "AudioLDMBackbone": "audioldm", "AudioLDM2Backbone": "audioldm2",
+}
+__all__ = list(_CLASSES)
+
+
+def __getattr__(name):
+    if name in _CLASSES:
+        return getattr(importlib.import_module(f"{__name__}.{_CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,11 +71,11 @@ class ClapScorer(AudioTextScorer):
     def embed_audio(self, wavs):
         inputs = self.processor(audio=list(wavs.cpu().numpy()), sampling_rate=self.sample_rate,
                                 return_tensors="pt").to(self.device)
-        return self.model.get_audio_features(**inputs)
+        return projected(self.model.get_audio_features(**inputs))
 
     def embed_text(self, prompts):
         inputs = self.processor(text=prompts, padding=True, return_tensors="pt").to(self.device)
-        return self.model.get_text_features(**inputs)
+        return projected(self.model.get_text_features(**inputs))
 
     @classmethod
     def from_pretrained(cls, source: str) -> "ClapScorer":
@@ -88,6 +88,11 @@ class ClapScorer(AudioTextScorer):
                 f"cannot load CLAP model '{source}' ({str(err).splitlines()[0]}); "
                 f"download it first with `huggingface-cli download {source}` or pass a local folder"
             ) from None
+
+
+def projected(features) -> torch.Tensor:
+    """transformers 5 returns an output object whose ``pooler_output`` holds the projection; 4.x a tensor."""
+    return features if isinstance(features, torch.Tensor) else features.pooler_output
 
 
 def load_scorer(source: str) -> AudioTextScorer:
