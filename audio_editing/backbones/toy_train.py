@@ -112,8 +112,19 @@ def _single_thread_worker() -> None:
     torch.set_num_threads(1)
 
 
+@contextlib.contextmanager
+def worker_pool(num_workers: int):
+    """``num_workers`` single-threaded spawned processes for :func:`make_clip_set`, or None when
+    ``num_workers <= 1`` (render in this process)."""
+    if num_workers <= 1:
+        yield None
+        return
+    with multiprocessing.get_context("spawn").Pool(num_workers, initializer=_single_thread_worker) as pool:
+        yield pool
+
+
 def make_clip_set(num_clips: int, seed: int, split: str, captions_per_clip: int = 1,
-                  chunk_size: int = 100, num_workers: int = 1, progress: bool = True) -> ClipSet:
+                  chunk_size: int = 100, pool=None, progress: bool = True) -> ClipSet:
     """Render ``num_clips`` toy-world clips of ``toy_world.CLIP_SECONDS`` as log-mel.
 
     Parameters
@@ -128,8 +139,8 @@ def make_clip_set(num_clips: int, seed: int, split: str, captions_per_clip: int 
         Captions kept per clip.
     chunk_size : int
         Clips per chunk (the unit of work of one worker; part of the data's definition).
-    num_workers : int
-        Worker processes; 0 or 1 renders in this process. The result does not depend on it.
+    pool : multiprocessing.pool.Pool, optional
+        Workers (see :func:`worker_pool`); None renders in this process. The result does not depend on it.
     progress : bool
         Show a progress bar.
 
@@ -139,19 +150,12 @@ def make_clip_set(num_clips: int, seed: int, split: str, captions_per_clip: int 
     """
     tasks = [(chunk_seed(seed, split, index), min(chunk_size, num_clips - start), split, captions_per_clip)
              for index, start in enumerate(range(0, num_clips, chunk_size))]
-    bar = tqdm(total=num_clips, desc=f"rendering {split} clips", unit="clip", disable=not progress)
+    results = pool.imap(render_clip_chunk, tasks) if pool is not None else map(render_clip_chunk, tasks)
     chunks = []
-    with contextlib.ExitStack() as stack:
-        if num_workers > 1:
-            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
-                min(num_workers, len(tasks)), initializer=_single_thread_worker))
-            results = pool.imap(render_clip_chunk, tasks)
-        else:
-            results = map(render_clip_chunk, tasks)
+    with tqdm(total=num_clips, desc=f"rendering {split} clips", unit="clip", disable=not progress) as bar:
         for chunk in results:
             chunks.append(chunk)
             bar.update(len(chunk))
-    bar.close()
     return ClipSet(torch.cat([chunk.mels for chunk in chunks]),
                    [captions for chunk in chunks for captions in chunk.captions])
 
@@ -236,12 +240,13 @@ class ExponentialMovingAverage:
 
     Example
     -------
-    >>> layer = torch.nn.Linear(1, 1)
+    >>> layer = torch.nn.Linear(1, 1, bias=False)
+    >>> _ = layer.weight.data.fill_(0.0)
     >>> ema = ExponentialMovingAverage(layer, decay=0.999)
     >>> _ = layer.weight.data.fill_(1.0)
-    >>> ema.update(layer)
+    >>> ema.update(layer)  # the first update decays by 0.1 only
     >>> round(ema.module.weight.item(), 3)
-    1.0
+    0.9
     """
 
     def __init__(self, module: torch.nn.Module, decay: float):
@@ -340,7 +345,7 @@ def _batches(total: int, batch_size: int):
 def random_crops(mels: torch.Tensor, index: torch.Tensor, frames: int, generator: torch.Generator) -> torch.Tensor:
     """``frames`` consecutive frames at a random offset of each clip ``mels[index]`` (float32)."""
     starts = torch.randint(mels.shape[2] - frames + 1, (len(index),), generator=generator).tolist()
-    return torch.stack([mels[i, :, start:start + frames] for i, start in zip(index.tolist(), starts)]).float()
+    return torch.stack([mels[i, :, start:start + frames].float() for i, start in zip(index.tolist(), starts)])
 
 
 def train_vae(vae, mels: torch.Tensor, batch_size: int, crop_frames: int, kl_weight: float,
@@ -431,7 +436,7 @@ def sentence_feature_table(clap: ToyClap, captions: List[List[str]], batch_size:
     caption_index : torch.Tensor
         [clips, captions per clip] row of each clip's caption in ``features``.
     """
-    distinct = sorted({text for clip in captions for text in clip})
+    distinct = sorted({text for clip in captions for text in clip}, key=lambda text: (len(text), text))
     row = {text: index for index, text in enumerate(distinct)}
     features = torch.cat([clap.sentence_features(distinct[part]) for part in
                           tqdm(list(_batches(len(distinct), batch_size)), desc="caption features",
@@ -446,10 +451,17 @@ def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
-def train_evaluator(clap: ToyClap, clips: ClipSet, batch_size: int, settings: OptimisationSettings,
-                    generator: torch.Generator, device: torch.device, log) -> List[float]:
-    """Train the evaluator's audio CNN and projections on (clip, one of its captions) pairs."""
+def train_evaluator(clap: ToyClap, clips: ClipSet, batch_size: int, text_noise: float,
+                    settings: OptimisationSettings, generator: torch.Generator, device: torch.device,
+                    log) -> List[float]:
+    """Train the evaluator's audio CNN and projections on (clip, one of its captions) pairs.
+
+    Gaussian noise of ``text_noise`` times the features' standard deviation is
+    added to the frozen sentence features, so that the text projection also
+    maps their neighbourhood (unseen paraphrases) to the right sounds.
+    """
     features, caption_index = sentence_feature_table(clap, clips.captions, progress=settings.progress)
+    noise_std = text_noise * features.std().item()
     clap.train()
     clap.text_encoder.eval()
 
@@ -457,8 +469,9 @@ def train_evaluator(clap: ToyClap, clips: ClipSet, batch_size: int, settings: Op
         index = torch.randperm(len(clips), generator=generator)[:batch_size]
         choice = torch.randint(caption_index.shape[1], (len(index),), generator=generator)
         audio = evaluator_audio_embedding(clap, clips.mels[index].float().to(device))
-        text = clap.text_proj(features[caption_index[index, choice]])
-        return contrastive_loss(audio.float(), text.float(), clap.logit_scale)
+        sentence = features[caption_index[index, choice]]
+        sentence = sentence + noise_std * torch.randn(sentence.shape, generator=generator).to(device)
+        return contrastive_loss(audio.float(), clap.text_proj(sentence).float(), clap.logit_scale)
 
     losses = optimise(clap.parameters(), compute_loss, settings, device, "evaluator", log)
     clap.eval()
@@ -498,6 +511,21 @@ def evaluator_retrieval_on_mels(clap: ToyClap, clips: ClipSet, device: torch.dev
 # --------------------------------------------------------------------------
 
 
+@torch.no_grad()
+def encode_captions(backbone: ToyBackbone, prompts: List[str]) -> TextCond:
+    """``backbone.encode_text`` at a fraction of its cost: the text encoder runs on the
+    prompts padded to the longest one only, and the result is padded to
+    ``max_text_tokens`` with masked zeros.
+
+    The UNet sees the same conditioning either way, since padding tokens are
+    masked out of the text encoder's self-attention and of the UNet's cross-attention.
+    """
+    tokens = backbone.tokenizer(list(prompts), padding=True, truncation=True, max_length=backbone.max_text_tokens,
+                                return_tensors="pt").to(backbone.device_of(backbone.text_encoder))
+    hidden = backbone.text_encoder(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+    return TextCond(hidden.last_hidden_state.float(), tokens["attention_mask"]).pad_to(backbone.max_text_tokens)
+
+
 def train_unet(backbone: ToyBackbone, latents: torch.Tensor, captions: List[List[str]], batch_size: int,
                caption_dropout: float, ema: ExponentialMovingAverage, settings: OptimisationSettings,
                generator: torch.Generator, device: torch.device, log) -> List[float]:
@@ -517,7 +545,7 @@ def train_unet(backbone: ToyBackbone, latents: torch.Tensor, captions: List[List
         z0 = latents[index].to(device)
         noise = torch.randn(z0.shape, generator=generator).to(device)
         t = torch.randint(num_timesteps, (batch_size,), generator=generator).to(device)
-        cond = backbone.encode_text(prompts)
+        cond = encode_captions(backbone, prompts)
         prediction = backbone.predict(backbone.add_noise(z0, noise, t), t, cond)
         return F.mse_loss(prediction.float(), backbone.training_target(z0, noise, t))
 
@@ -641,6 +669,8 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     train_logger : speechbrain.utils.train_logger.TrainLogger, optional
         Receives losses, timings and validation numbers (``log_stats``).
     """
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16' (autocast), got {precision!r}")
     device = torch.device(device)
     save_folder, model_folder = Path(hparams["save_folder"]), Path(hparams["model_folder"])
     save_folder.mkdir(parents=True, exist_ok=True)
@@ -660,12 +690,12 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     clips_folder = save_folder / "clips"
     if not clips_folder.exists():
         start = time.time()
-        with _stage_output(clips_folder) as out:
+        with _stage_output(clips_folder) as out, worker_pool(hparams["num_workers"]) as pool:
             for name, split, count, captions_per_clip in (
                     ("train", "train", hparams["num_train_clips"], hparams["captions_per_clip"]),
                     ("valid", "heldout", hparams["num_valid_clips"], 1)):
                 make_clip_set(count, hparams["seed"], split, captions_per_clip, hparams["data_chunk_size"],
-                              hparams["num_workers"], progress).save(out / f"{name}.pt")
+                              pool, progress).save(out / f"{name}.pt")
         log({"stage": "clips", "seconds": round(time.time() - start, 1), "train_clips": hparams["num_train_clips"],
              "valid_clips": hparams["num_valid_clips"]})
     train_clips, valid_clips = ClipSet.load(clips_folder / "train.pt"), ClipSet.load(clips_folder / "valid.pt")
@@ -694,8 +724,8 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
         start = time.time()
         generator = _seed_stage(hparams["seed"], "evaluator")
         clap = build_evaluator(hparams["evaluator_channels"], hparams["evaluator_embed_dim"]).to(device)
-        train_evaluator(clap, train_clips, hparams["evaluator_batch_size"], settings("evaluator"),
-                        generator, device, log)
+        train_evaluator(clap, train_clips, hparams["evaluator_batch_size"], hparams["evaluator_text_noise"],
+                        settings("evaluator"), generator, device, log)
         with _stage_output(evaluator_folder) as out:
             clap.save_pretrained(out)
         log({"stage": "evaluator", "seconds": round(time.time() - start, 1),

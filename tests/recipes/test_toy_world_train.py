@@ -11,20 +11,20 @@ import torch
 
 from audio_editing.backbones.mel import LogMel
 from audio_editing.backbones.toy import ToyBackbone
-from audio_editing.backbones.toy_train import evaluator_audio_embedding, generate_latents
+from audio_editing.backbones.toy_train import encode_captions, evaluator_audio_embedding, generate_latents
 from audio_editing.evaluation.toy_clap import ToyClap
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPE = REPO_ROOT / "recipes" / "toy_world"
 TINY_SETTINGS = [
     "--num_train_clips=32", "--num_valid_clips=32", "--data_chunk_size=8", "--num_workers=2",
-    "--vae_channels=[8,16,16]", "--vae_steps=30", "--vae_batch_size=4", "--vae_crop_frames=32",
+    "--vae_channels=[8,16,16]", "--vae_steps=60", "--vae_batch_size=8", "--vae_crop_frames=32",
     "--vae_warmup_steps=0", "--vae_lr=0.003",
     "--evaluator_channels=[8,8]", "--evaluator_embed_dim=16", "--evaluator_steps=10",
     "--evaluator_batch_size=16",
     "--unet_channels=[16,32]", "--unet_norm_groups=8", "--unet_attention_head_dim=8", "--unet_steps=5",
     "--unet_batch_size=4", "--unet_warmup_steps=1",
-    "--log_interval=10", "--noprogressbar",
+    "--griffin_lim_iters=4", "--log_interval=20", "--noprogressbar",
 ]
 
 
@@ -61,3 +61,14 @@ def test_evaluator_mel_path_matches_embed_audio():
     with torch.no_grad():
         from_mel = evaluator_audio_embedding(clap, LogMel()(wav)[:, None])
         torch.testing.assert_close(from_mel, clap.embed_audio(wav))
+
+
+def test_short_caption_encoding_conditions_the_unet_like_encode_text():
+    backbone = ToyBackbone.build_tiny().eval()
+    prompts = ["a dog barks", "a phone rings twice, then someone knocks on the door", ""]
+    z_t = torch.randn(len(prompts), 4, 32, 16)
+    t = torch.tensor([10, 500, 990])
+    with torch.no_grad():
+        reference = backbone.predict(z_t, t, backbone.encode_text(prompts))
+        torch.testing.assert_close(backbone.predict(z_t, t, encode_captions(backbone, prompts)), reference,
+                                   rtol=1e-4, atol=1e-5)
