@@ -1111,16 +1111,19 @@ def _style_transfer_item(rng: np.random.Generator, split: str, source_label: str
 
 
 def _inpainting_item(rng: np.random.Generator, split: str):
-    scene = sample_scene(rng, background="random")
-    reference = render_scene(scene)
-    event = scene.events[int(rng.integers(len(scene.events)))]
-    span = _seconds_to_samples(_uniform(rng, 0.4, 0.9))
-    onset = _seconds_to_samples(event.onset)
-    earliest = max(0, onset - span + _seconds_to_samples(0.1))
-    latest = min(onset, len(reference) - span)
-    mask_start = int(rng.integers(earliest, latest + 1))
-    masked = reference.copy()
-    masked[mask_start:mask_start + span] = 0.0
+    while True:  # redraw until the observed part is audible: a silent input gives nothing to keep
+        scene = sample_scene(rng, background="random")
+        reference = render_scene(scene)
+        event = scene.events[int(rng.integers(len(scene.events)))]
+        span = _seconds_to_samples(_uniform(rng, 0.4, 0.9))
+        onset = _seconds_to_samples(event.onset)
+        earliest = max(0, onset - span + _seconds_to_samples(0.1))
+        latest = min(onset, len(reference) - span)
+        mask_start = int(rng.integers(earliest, latest + 1))
+        masked = reference.copy()
+        masked[mask_start:mask_start + span] = 0.0
+        if np.abs(masked).max() >= 0.05:
+            break
     fields = {
         "source_prompt": caption(scene, rng, split),
         "target_prompt": caption(scene, rng, split),

@@ -1,6 +1,7 @@
 """Tests of the procedural sound world (audio_editing.data.toy_world)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,6 +216,14 @@ def test_benchmark_has_nine_items_of_each_type_with_clip_length_files(benchmark)
             assert len(_read(manifest_path, name)) == CLIP_SAMPLES
 
 
+def test_shipped_benchmark_is_the_generated_one(benchmark):
+    manifest_path, manifest = benchmark
+    shipped = Path(__file__).resolve().parents[2] / "benchmarks" / "toy_world"
+    assert json.loads((shipped / "manifest.json").read_text()) == manifest
+    assert (shipped / "inpainting_00_input.wav").read_bytes() == (
+        manifest_path.parent / "inpainting_00_input.wav").read_bytes()
+
+
 def test_benchmark_is_deterministic(benchmark, tmp_path):
     manifest_path, manifest = benchmark
     again = make_benchmark(tmp_path, seed=0)
@@ -231,6 +240,7 @@ def test_inpainting_zeroes_exactly_the_span_over_an_event_onset(benchmark):
         assert 0.4 <= entry["mask_end"] - entry["mask_start"] <= 0.9
         assert not masked[start:end].any() and np.abs(reference[start:end]).max() > 0.05
         assert np.array_equal(masked[:start], reference[:start]) and np.array_equal(masked[end:], reference[end:])
+        assert np.abs(masked).max() >= 0.05  # something audible is left to keep
         onsets = [event["onset"] for event in entry["reference_scene"]["events"]
                   if event["label"] == entry["target_label"]]
         assert any(entry["mask_start"] <= onset < entry["mask_end"] for onset in onsets)
