@@ -19,7 +19,8 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
-from audio_editing.backbones.base import Backbone, TextCond
+from audio_editing.backbones.base import TextCond
+from audio_editing.backbones.mel_vae import AudioLDMLineageBackbone
 from audio_editing.backbones.mel import LogMel
 from audio_editing.backbones.tango import count_parameters, resolve_checkpoint_folder
 from audio_editing.backbones.vocoders import HifiGanVocoder
@@ -53,7 +54,7 @@ def resolve_audioldm_folder(source: str, local_files_only: Optional[bool] = None
     return folder
 
 
-class AudioLDMBackbone(Backbone):
+class AudioLDMBackbone(AudioLDMLineageBackbone):
     """AudioLDM: a normalised CLAP text vector conditions an epsilon-prediction UNet on mel latents.
 
     Arguments
@@ -84,44 +85,12 @@ class AudioLDMBackbone(Backbone):
         self.logmel = logmel or LogMel(sample_rate=sample_rate, n_mels=vocoder.config.model_in_dim)
         self.sample_rate = self.logmel.sample_rate
         self.window_seconds = float(window_seconds)
-        self._check_window()
+        self.check_window(WINDOW_SECONDS)
         for frozen in (self.vae, self.text_encoder, self.vocoder):
             frozen.requires_grad_(False)
             frozen.eval()
 
-    def _check_window(self) -> None:
-        vae_levels, unet_levels = len(self.vae.config.block_out_channels), len(self.unet.config.block_out_channels)
-        multiple = 2 ** (vae_levels - 1) * 2 ** (unet_levels - 1)
-        frames = self.window_samples // self.logmel.hop_length
-        if self.window_samples % self.logmel.hop_length or frames % multiple:
-            step = multiple * self.logmel.hop_length / self.sample_rate
-            raise UserError(f"window_seconds={self.window_seconds:g} does not fit this model: use a multiple "
-                            f"of {step:g} s (e.g. {WINDOW_SECONDS:g}, what AudioLDM was trained on)")
-
     # --- audio <-> latent -------------------------------------------------
-    def prepare_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        """AudioLDM's normalisation (audioldm/audio/tools.py): remove the mean, peak-normalise to 0.5."""
-        wav = wav - wav.mean(dim=-1, keepdim=True)
-        return 0.5 * wav / (wav.abs().amax(dim=-1, keepdim=True) + 1e-8)
-
-    def mel(self, wav: torch.Tensor) -> torch.Tensor:
-        wav = F.pad(wav, (0, max(0, self.window_samples - wav.shape[-1])))[..., : self.window_samples]
-        return self.logmel(wav.clamp(-1.0, 1.0))[:, None]
-
-    def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        param = next(self.vae.parameters())
-        mel = self.mel(wav.to(param.device).float()).to(param.dtype)
-        return self.vae.encode(mel).latent_dist.mode() * self.vae.config.scaling_factor
-
-    def decode_mel(self, z: torch.Tensor) -> torch.Tensor:
-        param = next(self.vae.parameters())
-        return self.vae.decode((z / self.vae.config.scaling_factor).to(param.dtype)).sample
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent -> waveform [B, frames * hop] (the HiFi-GAN's transposed convolutions overshoot by a few samples)."""
-        mel = self.decode_mel(z)[:, 0]
-        return self.vocoder(mel)[..., : mel.shape[-2] * self.logmel.hop_length]
-
     # --- text -------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, prompts: List[str]) -> TextCond:

@@ -29,7 +29,8 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
-from audio_editing.backbones.base import Backbone, TextCond
+from audio_editing.backbones.base import TextCond
+from audio_editing.backbones.mel_vae import AudioLDMLineageBackbone
 from audio_editing.backbones.mel import LogMel
 from audio_editing.backbones.tango import count_parameters, resolve_checkpoint_folder
 from audio_editing.backbones.vocoders import HifiGanVocoder
@@ -45,7 +46,7 @@ WINDOW_SECONDS = 10.24
 GENERATED_TOKENS = 8  # language_model.config.max_new_tokens in the published checkpoints
 
 
-class AudioLDM2Backbone(Backbone):
+class AudioLDM2Backbone(AudioLDMLineageBackbone):
     """AudioLDM 2: GPT-2-generated states and T5 states condition the UNet through two cross-attentions.
 
     Example
@@ -75,36 +76,13 @@ class AudioLDM2Backbone(Backbone):
         self.gpt_dim = language_model.config.hidden_size
         self.t5_dim = text_encoder_2.config.d_model
         self.width = max(self.gpt_dim, self.t5_dim)
-        multiple = 2 ** (len(vae.config.block_out_channels) - 1) * 2 ** (len(unet.config.block_out_channels) - 1)
-        frames = self.window_samples // self.logmel.hop_length
-        if self.window_samples % self.logmel.hop_length or frames % multiple:
-            step = multiple * self.logmel.hop_length / self.sample_rate
-            raise UserError(f"window_seconds={self.window_seconds:g} does not fit this model: use a multiple "
-                            f"of {step:g} s (e.g. {WINDOW_SECONDS:g})")
+        self.check_window(WINDOW_SECONDS)
         for frozen in (self.vae, self.text_encoder, self.text_encoder_2, self.projection_model, self.language_model,
                        self.vocoder):
             frozen.requires_grad_(False)
             frozen.eval()
 
     # --- audio <-> latent (AudioLDM's front end and normalisation) -------------------------------
-    def prepare_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        wav = wav - wav.mean(dim=-1, keepdim=True)
-        return 0.5 * wav / (wav.abs().amax(dim=-1, keepdim=True) + 1e-8)
-
-    def mel(self, wav: torch.Tensor) -> torch.Tensor:
-        wav = F.pad(wav, (0, max(0, self.window_samples - wav.shape[-1])))[..., : self.window_samples]
-        return self.logmel(wav.clamp(-1.0, 1.0))[:, None]
-
-    def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        param = next(self.vae.parameters())
-        mel = self.mel(wav.to(param.device).float()).to(param.dtype)
-        return self.vae.encode(mel).latent_dist.mode() * self.vae.config.scaling_factor
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        param = next(self.vae.parameters())
-        mel = self.vae.decode((z / self.vae.config.scaling_factor).to(param.dtype)).sample[:, 0]
-        return self.vocoder(mel)[..., : mel.shape[-2] * self.logmel.hop_length]
-
     # --- text -------------------------------------------------------------
     def _device(self):
         return next(self.text_encoder_2.parameters()).device

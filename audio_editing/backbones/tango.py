@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 
-from audio_editing.backbones.base import Backbone, TextCond
+from audio_editing.backbones.base import TextCond
+from audio_editing.backbones.mel_vae import AudioLDMLineageBackbone
 from audio_editing.backbones.mel import LogMel
 from audio_editing.backbones.vocoders import HifiGanVocoder
 from audio_editing.errors import UserError
@@ -435,7 +435,7 @@ def resolve_scheduler(main_config: dict, folder: Path):
 
 
 # --- the backbone ---------------------------------------------------------------------------------
-class TangoBackbone(Backbone):
+class TangoBackbone(AudioLDMLineageBackbone):
     """TANGO: FLAN-T5 token states (with mask) condition a v-prediction UNet on AudioLDM mel latents.
 
     Arguments
@@ -467,53 +467,12 @@ class TangoBackbone(Backbone):
         self.sample_rate = logmel.sample_rate
         self.window_seconds = float(window_seconds)
         self.max_text_tokens = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
-        self._check_window()
+        self.check_window(WINDOW_SECONDS)
         for frozen in (self.vae, self.text_encoder, self.vocoder):
             frozen.requires_grad_(False)
             frozen.eval()
 
-    @property
-    def latent_multiple(self) -> int:
-        """Mel frames per latent frame times the UNet's total downsampling: frames must be a multiple."""
-        vae_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
-        return vae_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
-
-    @property
-    def window_frames(self) -> int:
-        return self.window_samples // self.logmel.hop_length
-
-    def _check_window(self) -> None:
-        if self.window_samples % self.logmel.hop_length or self.window_frames % self.latent_multiple:
-            step = self.latent_multiple * self.logmel.hop_length / self.sample_rate
-            raise UserError(f"window_seconds={self.window_seconds:g} does not fit this model: use a multiple "
-                            f"of {step:g} s (e.g. {WINDOW_SECONDS:g}, what TANGO was trained on)")
-
     # --- audio <-> latent -------------------------------------------------
-    def prepare_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        """TANGO's ``normalize_wav``: remove the mean, then peak-normalise to 0.5."""
-        wav = wav - wav.mean(dim=-1, keepdim=True)
-        return 0.5 * wav / (wav.abs().amax(dim=-1, keepdim=True) + 1e-8)
-
-    def mel(self, wav: torch.Tensor) -> torch.Tensor:
-        """[B, T] -> log-mel [B, 1, frames, n_mels] of the zero-padded (or cut) window."""
-        wav = F.pad(wav, (0, max(0, self.window_samples - wav.shape[-1])))[..., : self.window_samples]
-        return self.logmel(wav.clamp(-1.0, 1.0))[:, None]
-
-    def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        """Waveform -> scaled latent; the posterior mode (TANGO's training samples it)."""
-        param = next(self.vae.parameters())
-        mel = self.mel(wav.to(param.device).float()).to(param.dtype)
-        return self.vae.encode(mel).latent_dist.mode() * self.vae.config.scaling_factor
-
-    def decode_mel(self, z: torch.Tensor) -> torch.Tensor:
-        param = next(self.vae.parameters())
-        return self.vae.decode((z / self.vae.config.scaling_factor).to(param.dtype)).sample
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent -> waveform [B, frames * hop] (the HiFi-GAN's transposed convolutions overshoot by a few samples)."""
-        mel = self.decode_mel(z)[:, 0]
-        return self.vocoder(mel)[..., : mel.shape[-2] * self.logmel.hop_length]
-
     # --- text -------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, prompts: List[str]) -> TextCond:

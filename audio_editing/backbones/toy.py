@@ -23,7 +23,8 @@ from typing import List
 import torch
 import torch.nn.functional as F
 
-from audio_editing.backbones.base import Backbone, TextCond
+from audio_editing.backbones.base import TextCond
+from audio_editing.backbones.mel_vae import MelVAEBackbone
 from audio_editing.backbones.mel import LogMel
 from audio_editing.backbones.vocoders import GriffinLimVocoder
 from audio_editing.errors import UserError
@@ -48,7 +49,7 @@ def text_encoder_folder(source: str, model_folder: Path) -> Path:
     return model_folder / source
 
 
-class ToyBackbone(Backbone):
+class ToyBackbone(MelVAEBackbone):
     """Small latent diffusion model on log-mel, text-conditioned through cross-attention.
 
     Arguments
@@ -86,23 +87,6 @@ class ToyBackbone(Backbone):
             frozen.eval()
 
     # --- audio <-> latent -------------------------------------------------
-    def mel(self, wav: torch.Tensor) -> torch.Tensor:
-        """[B, T] -> log-mel [B, 1, frames, 64] of the padded/cut window."""
-        wav = F.pad(wav, (0, max(0, self.window_samples - wav.shape[-1])))[..., : self.window_samples]
-        return self.logmel(wav)[:, None]
-
-    def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        mel = self.mel(wav.to(self.device_of(self.vae)))
-        z = self.vae.encode(mel).latent_dist.mode()
-        return z * self.vae.config.scaling_factor
-
-    def decode_mel(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent -> log-mel [B, 1, frames, 64]."""
-        return self.vae.decode(z / self.vae.config.scaling_factor).sample
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.vocoder(self.decode_mel(z)[:, 0])
-
     # --- text -------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, prompts: List[str]) -> TextCond:
