@@ -90,7 +90,6 @@ class AudioLDMBackbone(AudioLDMLineageBackbone):
             frozen.requires_grad_(False)
             frozen.eval()
 
-    # --- audio <-> latent -------------------------------------------------
     # --- text -------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, prompts: List[str]) -> TextCond:

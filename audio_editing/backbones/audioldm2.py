@@ -82,7 +82,6 @@ class AudioLDM2Backbone(AudioLDMLineageBackbone):
             frozen.requires_grad_(False)
             frozen.eval()
 
-    # --- audio <-> latent (AudioLDM's front end and normalisation) -------------------------------
     # --- text -------------------------------------------------------------
     def _device(self):
         return next(self.text_encoder_2.parameters()).device

@@ -472,7 +472,6 @@ class TangoBackbone(AudioLDMLineageBackbone):
             frozen.requires_grad_(False)
             frozen.eval()
 
-    # --- audio <-> latent -------------------------------------------------
     # --- text -------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, prompts: List[str]) -> TextCond:
