@@ -86,7 +86,6 @@ class ToyBackbone(MelVAEBackbone):
             frozen.requires_grad_(False)
             frozen.eval()
 
-    # --- audio <-> latent -------------------------------------------------
     # --- text -------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, prompts: List[str]) -> TextCond:
