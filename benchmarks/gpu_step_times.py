@@ -20,33 +20,25 @@ Prints one table: median ms per step and peak CUDA memory (GiB) per row.
     python benchmarks/gpu_step_times.py --models tango --batch 16 --iters 10
     python benchmarks/gpu_step_times.py --tiny           # CPU smoke run on tiny configs (the test does this)
 
-Needs torch, diffusers and peft only (self-contained: the configs below are the published ones).
+Needs torch, torchaudio, diffusers and peft only: the TANGO and AudioLDM-S configs come from the backbones
+(``audio_editing/backbones``), AudioLDM 2's is below.
 """
 
 import argparse
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-# TANGO's UNet (declare-lab/tango, configs/diffusion_model_config.json): 866 M parameters.
-TANGO_UNET = dict(
-    act_fn="silu", attention_head_dim=[5, 10, 20, 20], block_out_channels=[320, 640, 1280, 1280],
-    cross_attention_dim=1024, down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
-    downsample_padding=1, flip_sin_to_cos=True, freq_shift=0, in_channels=8, layers_per_block=2,
-    mid_block_scale_factor=1, norm_eps=1e-05, norm_num_groups=32, out_channels=8, sample_size=[32, 2],
-    up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3, use_linear_projection=True, upcast_attention=True,
-)
-# AudioLDM-S (cvssp/audioldm-s-full-v2) UNet: 185 M parameters, CLAP vector through class_labels.
-AUDIOLDM_S_UNET = dict(
-    sample_size=128, in_channels=8, out_channels=8,
-    down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
-    up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
-    block_out_channels=[128, 256, 384, 640], layers_per_block=2, cross_attention_dim=[128, 256, 384, 640],
-    class_embed_type="simple_projection", projection_class_embeddings_input_dim=512, class_embeddings_concat=True,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from audio_editing.backbones.audioldm import AUDIOLDM_S_UNET_CONFIG  # noqa: E402
+from audio_editing.backbones.tango import TANGO_UNET_CONFIG  # noqa: E402
+
+# The published UNet configs, as the backbones build them: TANGO 866 M, AudioLDM-S 185 M parameters.
+TANGO_UNET, AUDIOLDM_S_UNET = TANGO_UNET_CONFIG, AUDIOLDM_S_UNET_CONFIG
 # AudioLDM 2 (cvssp/audioldm2) UNet: 347 M parameters; cross-attends to 8 GPT-2 states (768) and T5 states (1024).
 AUDIOLDM2_UNET = dict(
     sample_size=256, in_channels=8, out_channels=8, block_out_channels=[128, 256, 384, 640], layers_per_block=2,
