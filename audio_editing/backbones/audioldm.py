@@ -86,9 +86,7 @@ class AudioLDMBackbone(AudioLDMLineageBackbone):
         self.sample_rate = self.logmel.sample_rate
         self.window_seconds = float(window_seconds)
         self.check_window(WINDOW_SECONDS)
-        for frozen in (self.vae, self.text_encoder, self.vocoder):
-            frozen.requires_grad_(False)
-            frozen.eval()
+        self.freeze(self.vae, self.text_encoder, self.vocoder)
 
     # --- text -------------------------------------------------------------
     @torch.no_grad()

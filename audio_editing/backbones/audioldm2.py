@@ -77,10 +77,8 @@ class AudioLDM2Backbone(AudioLDMLineageBackbone):
         self.t5_dim = text_encoder_2.config.d_model
         self.width = max(self.gpt_dim, self.t5_dim)
         self.check_window(WINDOW_SECONDS)
-        for frozen in (self.vae, self.text_encoder, self.text_encoder_2, self.projection_model, self.language_model,
-                       self.vocoder):
-            frozen.requires_grad_(False)
-            frozen.eval()
+        self.freeze(self.vae, self.text_encoder, self.text_encoder_2, self.projection_model, self.language_model,
+                    self.vocoder)
 
     # --- text -------------------------------------------------------------
     def _device(self):

@@ -90,6 +90,13 @@ class Backbone(torch.nn.Module):
     window_seconds: float
     lora_target_modules: List[str] = ["to_q", "to_k", "to_v", "to_out.0"]
 
+    @staticmethod
+    def freeze(*modules: torch.nn.Module) -> None:
+        """Parts an edit never trains (VAE, text encoders, vocoder): no gradients, eval mode."""
+        for module in modules:
+            module.requires_grad_(False)
+            module.eval()
+
     @property
     def window_samples(self) -> int:
         return round(self.window_seconds * self.sample_rate)

@@ -468,9 +468,7 @@ class TangoBackbone(AudioLDMLineageBackbone):
         self.window_seconds = float(window_seconds)
         self.max_text_tokens = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
         self.check_window(WINDOW_SECONDS)
-        for frozen in (self.vae, self.text_encoder, self.vocoder):
-            frozen.requires_grad_(False)
-            frozen.eval()
+        self.freeze(self.vae, self.text_encoder, self.vocoder)
 
     # --- text -------------------------------------------------------------
     @torch.no_grad()

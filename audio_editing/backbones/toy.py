@@ -82,9 +82,7 @@ class ToyBackbone(MelVAEBackbone):
         self.scheduler, self.tokenizer = scheduler, tokenizer
         self.logmel = LogMel(sample_rate=self.sample_rate)
         self.vocoder = GriffinLimVocoder(self.logmel, n_iter=config.get("griffin_lim_iters", 32))
-        for frozen in (self.vae, self.text_encoder):
-            frozen.requires_grad_(False)
-            frozen.eval()
+        self.freeze(self.vae, self.text_encoder)
 
     # --- text -------------------------------------------------------------
     @torch.no_grad()
