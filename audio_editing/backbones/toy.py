@@ -61,7 +61,8 @@ class ToyBackbone(MelVAEBackbone):
     tokenizer : transformers tokenizer
     config : dict
         ``sample_rate``, ``window_seconds``, ``latent_patch``, ``max_text_tokens``,
-        ``text_encoder`` (source string), ``griffin_lim_iters``.
+        ``text_encoder`` (source string), ``griffin_lim_iters``, ``pooled_text_token``
+        (optional, default False: see :meth:`text_condition`).
 
     Example
     -------
@@ -92,7 +93,21 @@ class ToyBackbone(MelVAEBackbone):
         tokens = tokens.to(self.device_of(self.text_encoder))
         hidden = self.text_encoder(input_ids=tokens["input_ids"],
                                    attention_mask=tokens["attention_mask"]).last_hidden_state
-        return TextCond(hidden.float(), tokens["attention_mask"])
+        return self.text_condition(TextCond(hidden.float(), tokens["attention_mask"]))
+
+    def text_condition(self, states: TextCond) -> TextCond:
+        """The UNet's conditioning from the encoder's token states.
+
+        With ``pooled_text_token`` in the config, the masked mean of the states (the
+        sentence embedding the encoder was trained to make paraphrase-invariant) is
+        prepended as one more position, so unseen wordings of a known sound land near it.
+        """
+        if not self.config.get("pooled_text_token", False):
+            return states
+        mask = states.mask.to(states.hidden.dtype).unsqueeze(-1)
+        pooled = (states.hidden * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp(min=1)
+        return TextCond(torch.cat([pooled, states.hidden], dim=1),
+                        torch.cat([states.mask[:, :1].new_ones(len(states.mask), 1), states.mask], dim=1))
 
     # --- diffusion ----------------------------------------------------------
     def predict(self, z_t: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:

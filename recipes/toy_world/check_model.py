@@ -5,6 +5,8 @@
    guidance against "") from one-event prompts in training wordings and in
    held-out paraphrases, classified among the classes by the model's evaluator
    (class text embedding = mean over the class's training wordings); top-1 of each.
+   The same classification of rendered one-event clips (``evaluator_class_top1_rendered``)
+   is the judge's ceiling: a generated clip cannot score better than real ones.
 2. Evaluator text->audio retrieval top-1 on held-out clips (groups of 32 clips,
    held-out caption wordings; also with training wordings of the same scenes).
 3. VAE log-mel SNR (dB) on the same held-out clips.
@@ -29,7 +31,8 @@ import torch
 from tqdm import tqdm
 
 from audio_editing.backbones.toy import ToyBackbone, resolve_source
-from audio_editing.backbones.toy_train import generation_recognition, log_mel_snr_db, retrieval_top1
+from audio_editing.backbones.toy_train import (generation_recognition, log_mel_snr_db, rendered_recognition,
+                                               retrieval_top1)
 from audio_editing.data import toy_world
 from audio_editing.evaluation.toy_clap import ToyClap
 
@@ -85,7 +88,9 @@ def main(argv=None) -> dict:
     backbone = ToyBackbone.from_pretrained(args.model).to(args.device).eval()
     clap = ToyClap.from_pretrained(folder / "evaluator").to(args.device).eval()
     results = heldout_measurements(backbone, clap, args.num_heldout_clips, args.seed, progress)
-    details = {}
+    rendered = rendered_recognition(clap, max(args.clips_per_class, 8), args.seed)
+    results["evaluator_class_top1_rendered"] = rendered.pop("top1")
+    details = {"rendered": rendered}
     for split, key in (("train", "generation_top1_train_wordings"), ("heldout", "generation_top1_heldout_wordings")):
         recognition = generation_recognition(backbone, clap, args.clips_per_class, split, args.num_steps,
                                              args.guidance, args.batch_size, args.seed, progress)

@@ -104,3 +104,16 @@ def test_latent_time_mask_marks_partly_blank_frames_unobserved(backbone):
     blank = mask[0, 0, :, 0] == 0
     assert blank[int(5000 * frames_per_sample)] and blank[int(6999 * frames_per_sample)]
     assert not blank[0] and not blank[-1]
+
+
+def test_pooled_text_token_is_the_masked_mean_of_the_states():
+    backbone = ToyBackbone.build_tiny()
+    plain = backbone.encode_text(["a dog barks", "rain"])
+    backbone.config["pooled_text_token"] = True
+    pooled = backbone.encode_text(["a dog barks", "rain"])
+    assert pooled.hidden.shape[1] == plain.hidden.shape[1] + 1
+    assert torch.equal(pooled.hidden[:, 1:], plain.hidden) and torch.equal(pooled.mask[:, 1:], plain.mask)
+    assert pooled.mask[:, 0].eq(1).all()
+    for row in range(2):
+        real = plain.hidden[row, plain.mask[row].bool()]
+        torch.testing.assert_close(pooled.hidden[row, 0], real.mean(0))  # padding does not count
