@@ -2,7 +2,8 @@
 """Edit speed: the paper's schedule and the fast default side by side, on the same clips and backbone.
 
 For each schedule and clip it runs a full edit (steps 1-3 and scoring, fresh output folder,
-no resumption) and prints wall time per phase, peak GPU memory, and the quality numbers
+no resumption) and prints model load time, edit time (the sum of its phases) and wall time per phase,
+peak GPU memory, and the quality numbers
 (log-mel SNR of the eta=0 output to the input, Text/Audio scores at the chosen eta), then
 the means and the paper/fast ratios. One more fast edit is timed as a whole process
 (``python recipes/<type>/edit.py ...``: imports, model loading and writing included).
@@ -10,9 +11,15 @@ the means and the paper/fast ratios. One more fast edit is timed as a whole proc
     python benchmarks/edit_speed.py --clips=3                      # CPU, embedded model
     python benchmarks/edit_speed.py --clips=27 --device=cuda       # the whole benchmark set
     python benchmarks/edit_speed.py --backbone=tango --device=cuda --manifest=my.csv
+    # TANGO at its published size with random weights (timing and memory only), 1/10 of the paper
+    # schedule run and its phase times scaled by 10:
+    python benchmarks/edit_speed.py --backbone=tango --backbone_source=random --scorer_source=embedded:toy_world \
+        --device=cuda --manifest=clip10s.csv --clips=1 --paper_fraction=0.1 --loss_batch=8 --emb_steps=40 ...
 
 Schedules: ``paper`` = 500 embedding steps (Adam 2e-3), 1500 fine-tuning steps (1e-6),
-one timestep per step, 200 DDIM steps; ``fast`` = the backbone's hparams file as is.
+one timestep per step, 200 DDIM steps, fp32; ``fast`` = the backbone's hparams file with the
+extra command-line overrides, in ``--fast_precision`` (bf16 autocast on CUDA by default).
+Extra overrides apply to both schedules; the paper schedule's own values win.
 """
 
 import argparse
@@ -30,12 +37,22 @@ sys.path.insert(0, str(REPO))
 
 from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
 
+PAPER_STEPS = {"emb_steps": 500, "ft_steps": 1500, "sample_steps": 200}
 SCHEDULES = {
-    "paper": ["--emb_steps=500", "--emb_lr=0.002", "--ft_steps=1500", "--ft_lr=0.000001", "--loss_batch=1",
-              "--sample_steps=200"],
+    "paper": ["--emb_lr=0.002", "--ft_lr=0.000001", "--loss_batch=1", "--precision=fp32", "--eval_precision=fp32"],
     "fast": [],
 }
 PHASES = ("encode", "embedding", "finetune", "sampling", "scoring")
+# The phase each step count drives: a shortened paper run scales these phases' seconds back up.
+SCALED_PHASES = {"emb_steps": "embedding", "ft_steps": "finetune", "sample_steps": "sampling"}
+
+
+def schedule_args(schedule: str, paper_fraction: float, fast_precision: str) -> list:
+    """The overrides of one schedule (the paper's step counts times ``paper_fraction``)."""
+    if schedule == "paper":
+        steps = [f"--{key}={max(1, round(value * paper_fraction))}" for key, value in PAPER_STEPS.items()]
+        return SCHEDULES["paper"] + steps
+    return [f"--precision={fast_precision}", f"--eval_precision={fast_precision}"]
 
 
 def pick_clips(entries, count):
@@ -60,15 +77,25 @@ def edit_args(entry, output_folder, extra):
     return args
 
 
-def run_one(entry, schedule, common, workdir):
+def run_one(entry, schedule, args, workdir, paper_fraction=1.0):
+    """One edit; with ``paper_fraction`` < 1 the step-driven phases are scaled by 1/fraction
+    (their cost per step is constant) and the run's quality numbers are dropped (not the paper's)."""
     from audio_editing.editing.recipe import run_edit
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    result = run_edit(recipe_editor(entry["edit_type"], REPO),
-                      edit_args(entry, workdir / schedule, SCHEDULES[schedule] + common))
-    row = {"seconds": time.perf_counter() - start, **{p: result.metrics[f"seconds_{p}"] for p in PHASES}}
+    result = run_edit(recipe_editor(entry["edit_type"], REPO), edit_args(entry, workdir / schedule, args))
+    total = time.perf_counter() - start
+    row = {p: result.metrics[f"seconds_{p}"] for p in PHASES}
+    row["seconds"] = sum(row.values())  # the edit itself, model loaded
+    row["load"] = total - row["seconds"]  # building/loading the model and reading the input
+    if paper_fraction != 1.0:
+        for phase in SCALED_PHASES.values():
+            row["seconds"] += row[phase] * (1 / paper_fraction - 1)
+            row[phase] /= paper_fraction
+        row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+        return {**row, "eta0_snr": None, "text": None, "audio": None, "sum": None, "best_eta": None}
     best = result.best_index
     row["eta0_snr"] = result.scores["mel_snr_to_input"][result.etas.index(0.0)] if 0.0 in result.etas else None
     row.update(text=result.scores["text_clap"][best], audio=result.scores["audio_clap"][best],
@@ -97,8 +124,16 @@ def main(argv=None):
     parser.add_argument("--schedules", default="paper,fast")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no_whole_process", action="store_true", help="skip the whole-process timing")
+    parser.add_argument("--paper_fraction", type=float, default=1.0,
+                        help="run this fraction of the paper's step counts and scale its phase times up "
+                             "(for slow backbones; its quality numbers are then not reported)")
+    parser.add_argument("--fast_precision", default=None, choices=["fp32", "bf16", "fp16"],
+                        help="autocast of the fast schedule (default: bf16 on CUDA, fp32 on CPU)")
     args, extra = parser.parse_known_args(argv)
-    common = [f"--device={args.device}", *extra]  # e.g. --backbone=tango --precision=bf16
+    if not 0 < args.paper_fraction <= 1:
+        parser.error("--paper_fraction must be in (0, 1]")
+    fast_precision = args.fast_precision or ("bf16" if args.device.startswith("cuda") else "fp32")
+    common = [f"--device={args.device}", *extra]  # e.g. --backbone=tango --loss_batch=8
     schedules = args.schedules.split(",")
     clips = pick_clips(read_manifest(args.manifest), args.clips)
     rows = {s: [] for s in schedules}
@@ -106,14 +141,20 @@ def main(argv=None):
         workdir = Path(tmp)
         for entry in clips:
             for schedule in schedules:
-                rows[schedule].append(run_one(entry, schedule, common, workdir))
+                fraction = args.paper_fraction if schedule == "paper" else 1.0
+                run_args = common + schedule_args(schedule, args.paper_fraction, fast_precision)
+                rows[schedule].append(run_one(entry, schedule, run_args, workdir, fraction))
                 r = rows[schedule][-1]
-                print(f"{entry['id']:<20} {schedule:<6} {r['seconds']:7.1f} s  eta0 SNR {r['eta0_snr']:.2f} dB  "
-                      f"text {r['text']:.3f}  audio {r['audio']:.3f}", flush=True)
-        whole = None if args.no_whole_process else whole_process_seconds(clips[0], common, workdir)
+                quality = ("quality n/a (shortened run)" if r["text"] is None else
+                           f"eta0 SNR {r['eta0_snr']:.2f} dB  text {r['text']:.3f}  audio {r['audio']:.3f}")
+                print(f"{entry['id']:<20} {schedule:<6} {r['seconds']:7.1f} s  {quality}", flush=True)
+        whole = None if args.no_whole_process else whole_process_seconds(
+            clips[0], common + schedule_args("fast", 1.0, fast_precision), workdir)
 
-    keys = ["seconds", *PHASES, "eta0_snr", "text", "audio", "sum", "peak_gib"]
-    print(f"\n{len(clips)} clips, device {args.device}, extra {extra or 'none'} (means)")
+    keys = ["load", "seconds", *PHASES, "eta0_snr", "text", "audio", "sum", "peak_gib"]
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    scaled = f"; paper phases scaled from a {args.paper_fraction:g} run" if args.paper_fraction != 1 else ""
+    print(f"\n{len(clips)} clips, {device_name}, fast in {fast_precision}, extra {extra or 'none'} (means{scaled})")
     print("| schedule | " + " | ".join(keys) + " |")
     print("|" + "---|" * (len(keys) + 1))
     for schedule in schedules:

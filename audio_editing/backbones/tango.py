@@ -491,7 +491,14 @@ class TangoBackbone(AudioLDMLineageBackbone):
     @classmethod
     def from_pretrained(cls, source: str = "declare-lab/tango", window_seconds: Optional[float] = None,
                         local_files_only: Optional[bool] = None, **kwargs) -> "TangoBackbone":
-        """Load a published TANGO checkpoint (hub id or folder), converting it on the fly."""
+        """Load a published TANGO checkpoint (hub id or folder), converting it on the fly.
+
+        ``source="random"`` builds the published size with random weights instead (timing runs),
+        ``"random:tiny"`` the tiny one (``build_random``).
+        """
+        if source in ("random", "random:tiny"):
+            size = "tiny" if source == "random:tiny" else "published"
+            return cls.build_random(size, window_seconds=window_seconds or WINDOW_SECONDS)
         folder = resolve_checkpoint_folder(source, "TANGO checkpoint", allow_patterns=list(CHECKPOINT_FILES),
                                            local_files_only=local_files_only)
         missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
@@ -551,17 +558,36 @@ class TangoBackbone(AudioLDMLineageBackbone):
     @classmethod
     def build_tiny(cls, seed: int = 0, window_seconds: float = 0.32) -> "TangoBackbone":
         """A random TANGO-shaped model at tiny widths (for doctests; tests write real checkpoint folders)."""
+        return cls.build_random("tiny", seed, window_seconds)
+
+    @classmethod
+    def build_random(cls, size: str = "published", seed: int = 0,
+                     window_seconds: float = WINDOW_SECONDS) -> "TangoBackbone":
+        """TANGO with random weights, for timing and memory (its edits are noise).
+
+        ``size="published"``: the published widths (UNet 866 M, FLAN-T5-large encoder 341 M,
+        AudioLDM VAE and HiFi-GAN), what ``--backbone=tango --backbone_source=random`` builds;
+        ``"tiny"``: the same shapes at tiny widths. The tokenizer is a small one built in code
+        (FLAN-T5's is a download), so prompts tokenise a little longer than with the real one.
+        """
         from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
         from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig, T5Config, T5EncoderModel
 
+        if size not in ("published", "tiny"):
+            raise ValueError(f"size must be 'published' or 'tiny', got {size!r}")
+        published = size == "published"
         torch.manual_seed(seed)
         tokenizer = tiny_t5_tokenizer()
-        text_encoder = T5EncoderModel(T5Config(**TINY_T5_CONFIG, vocab_size=len(tokenizer)))
-        unet = UNet2DConditionModel(**tiny_unet_config(cross_attention_dim=TINY_T5_CONFIG["d_model"]))
-        vae = AutoencoderKL(**vae_config_from_tango(TINY_VAE_CONFIG))
-        vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(**TINY_HIFIGAN_CONFIG))
+        t5_config = FLAN_T5_LARGE_CONFIG if published else dict(TINY_T5_CONFIG, vocab_size=len(tokenizer))
+        text_encoder = T5EncoderModel(T5Config(**t5_config))
+        unet = UNet2DConditionModel(**(TANGO_UNET_CONFIG if published else
+                                       tiny_unet_config(cross_attention_dim=TINY_T5_CONFIG["d_model"])))
+        vae = AutoencoderKL(**vae_config_from_tango(PUBLISHED_VAE_CONFIG if published else TINY_VAE_CONFIG))
+        vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(**(PUBLISHED_HIFIGAN_CONFIG if published
+                                                           else TINY_HIFIGAN_CONFIG)))
         return cls(vae, unet, DDPMScheduler(**SD21_SCHEDULER_CONFIG), text_encoder, tokenizer, vocoder,
-                   logmel_from_stft_config(DEFAULT_STFT_CONFIG), window_seconds=window_seconds, source="tiny")
+                   logmel_from_stft_config(DEFAULT_STFT_CONFIG), window_seconds=window_seconds,
+                   source="random" if published else "tiny")
 
 
 def count_parameters(module: torch.nn.Module) -> int:
@@ -572,6 +598,23 @@ def count_parameters(module: torch.nn.Module) -> int:
 TINY_T5_CONFIG = dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2, feed_forward_proj="gated-gelu",
                       tie_word_embeddings=False, relative_attention_num_buckets=8,
                       relative_attention_max_distance=16, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+# FLAN-T5-large's encoder (google/flan-t5-large config.json) and TANGO's VAE / vocoder at their published widths
+FLAN_T5_LARGE_CONFIG = dict(vocab_size=32128, d_model=1024, d_kv=64, d_ff=2816, num_layers=24, num_heads=16,
+                            feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                            relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                            decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+PUBLISHED_VAE_CONFIG = {"image_key": "fbank", "subband": 1, "embed_dim": 8, "time_shuffle": 1,
+                        "ddconfig": {"double_z": True, "z_channels": 8, "resolution": 256, "downsample_time": False,
+                                     "in_channels": 1, "out_ch": 1, "ch": 128, "ch_mult": [1, 2, 4],
+                                     "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0},
+                        "scale_factor": 0.9227914214134216}
+PUBLISHED_HIFIGAN_CONFIG = dict(model_in_dim=64, sampling_rate=16000,
+                                upsample_initial_channel=HIFIGAN_16K_64["upsample_initial_channel"],
+                                upsample_rates=HIFIGAN_16K_64["upsample_rates"],
+                                upsample_kernel_sizes=HIFIGAN_16K_64["upsample_kernel_sizes"],
+                                resblock_kernel_sizes=HIFIGAN_16K_64["resblock_kernel_sizes"],
+                                resblock_dilation_sizes=HIFIGAN_16K_64["resblock_dilation_sizes"],
+                                normalize_before=False)
 TINY_VAE_CONFIG = {"image_key": "fbank", "subband": 1, "embed_dim": 8, "time_shuffle": 1,
                    "ddconfig": {"double_z": True, "z_channels": 8, "resolution": 256, "downsample_time": False,
                                 "in_channels": 1, "out_ch": 1, "ch": 32, "ch_mult": [1, 1, 1], "num_res_blocks": 1,
