@@ -19,6 +19,7 @@ import csv
 import importlib.util
 import io
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -203,29 +204,28 @@ def eta_rows(entry, method, result) -> List[dict]:
              **{k: v[i] for k, v in result.scores.items()}} for i, eta in enumerate(result.etas)]
 
 
-def rank_files(output_folder: Path, rank=None) -> List[Path]:
-    """A rank's (results, eta scores) files, or with no rank every such file there."""
-    folder = output_folder / "ranks"
-    if rank is not None:
-        return [folder / f"results_rank{rank}.csv", folder / f"eta_scores_rank{rank}.csv"]
-    return sorted(folder.glob("results_rank*.csv")) + sorted(folder.glob("eta_scores_rank*.csv"))
+def rank_files(output_folder: Path, rank: int) -> List[Path]:
+    """Where a rank of a torchrun launch keeps its (results, eta scores) rows until rank 0 merges them."""
+    return [output_folder / "ranks" / f"results_rank{rank}.csv", output_folder / "ranks" / f"eta_scores_rank{rank}.csv"]
+
+
+def unique_rows(paths: List[Path], key) -> List[dict]:
+    rows, seen = [], set()
+    for path in paths:
+        for row in read_results(path):
+            if key(row) not in seen:
+                seen.add(key(row))
+                rows.append(row)
+    return rows
 
 
 def collect_results(output_folder: Path, keys: List[tuple]):
-    """results.csv plus every rank's rows, each (clip, method) once, in manifest order."""
-    sources = [output_folder / "results.csv", *sorted((output_folder / "ranks").glob("results_rank*.csv"))]
-    rows, seen = [], set()
-    for path in sources:
-        for row in read_results(path):
-            if (row["id"], row["method"]) not in seen:
-                seen.add((row["id"], row["method"]))
-                rows.append(row)
-    per_eta, seen_eta = [], set()
-    for path in [output_folder / "eta_scores.csv", *sorted((output_folder / "ranks").glob("eta_scores_rank*.csv"))]:
-        for row in read_results(path):
-            if (row["id"], row["method"], row["eta"]) not in seen_eta:
-                seen_eta.add((row["id"], row["method"], row["eta"]))
-                per_eta.append(row)
+    """results.csv plus the rows every rank kept, each (clip, method) once, in manifest order."""
+    ranks = output_folder / "ranks"
+    rows = unique_rows([output_folder / "results.csv", *sorted(ranks.glob("results_rank*.csv"))],
+                       lambda row: (row["id"], row["method"]))
+    per_eta = unique_rows([output_folder / "eta_scores.csv", *sorted(ranks.glob("eta_scores_rank*.csv"))],
+                          lambda row: (row["id"], row["method"], row["eta"]))
     order = {key: i for i, key in enumerate(keys)}
 
     def place(row):  # rows of clips or methods not asked for this time go last, as they were
@@ -302,10 +302,7 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
         rows, per_eta = collect_results(output_folder, keys)
         write_csv(output_folder / "eta_scores.csv", per_eta, list(dict.fromkeys(k for r in per_eta for k in r)))
         write_csv(output_folder / "results.csv", rows, RESULT_COLUMNS)
-        for path in rank_files(output_folder):  # merged: results.csv now holds their rows
-            path.unlink()
-        if (output_folder / "ranks").is_dir():
-            (output_folder / "ranks").rmdir()
+        shutil.rmtree(output_folder / "ranks", ignore_errors=True)  # merged: results.csv holds their rows
         figures = plot_scores_per_edit_type(output_folder, per_eta)
         atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows, figures)))
     shard.barrier()
