@@ -28,14 +28,34 @@ def plot_spectrograms(path, log_mels, titles, hop_seconds: float) -> None:
     save_figure(fig, path)
 
 
-def plot_scores_vs_eta(path, etas, scores: dict, best_eta: float, title: str = "") -> None:
-    """Text-CLAP, Audio-CLAP and their sum against eta, the chosen eta marked."""
+def plot_scores_vs_eta(path, etas, scores: dict, best_eta: float, title: str = "", sweep: str = "eta") -> None:
+    """Text-CLAP, Audio-CLAP and their sum against eta (a baseline: strength), the chosen value marked."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for column, style in (("text_clap", "o-"), ("audio_clap", "s-"), ("sum", "^-")):
         ax.plot(etas, scores[column], style, label=column.replace("_", "-"))
-    ax.axvline(best_eta, color="gray", linestyle="--", label=f"chosen eta={best_eta:g}")
-    ax.set_xlabel("eta")
+    ax.axvline(best_eta, color="gray", linestyle="--", label=f"chosen {sweep}={best_eta:g}")
+    ax.set_xlabel(sweep)
     ax.set_ylabel("score (cosine)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def plot_mean_scores_vs_sweep(path, curves: dict, title: str = "") -> None:
+    """Mean Text-CLAP and Audio-CLAP against the swept value, one line per method (paper Fig. 4).
+
+    ``curves``: method -> (sweep name, values, mean text scores, mean audio scores).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharex=True)
+    for method, (sweep, values, text, audio) in curves.items():
+        label = f"{method} ({sweep})"
+        axes[0].plot(values, text, "o-", label=label)
+        axes[1].plot(values, audio, "s-", label=label)
+    sweeps = " / ".join(dict.fromkeys(sweep for sweep, *_ in curves.values()))
+    for ax, name in zip(axes, ("Text-CLAP (edit vs target prompt)", "Audio-CLAP (edit vs input)")):
+        ax.set_xlabel(sweeps)
+        ax.set_ylabel("mean score (cosine)")
+        ax.set_title(name, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     save_figure(fig, path)

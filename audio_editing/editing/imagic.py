@@ -6,7 +6,8 @@
    edit (Text-CLAP vs the target prompt + Audio-CLAP vs the input) and keep the best.
 
 Recipes subclass ``ImagicEditor`` only where their edit type differs (inpainting
-overrides ``loss_weight``, ``after_denoise_step`` and ``compose``).
+overrides ``loss_weight``, ``after_denoise_step`` and ``compose``). The baselines
+(``editing/baselines.py``) replace steps 2-4 (``generate``) and keep the rest.
 """
 
 import hashlib
@@ -22,7 +23,7 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.evaluation.metrics import mel_snr
+from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
 logger = logging.getLogger(__name__)
 
@@ -108,13 +109,14 @@ class TrainableUNetState:
 
 @dataclass
 class EditResult:
-    """What one edit produced: one waveform and one score row per eta."""
+    """What one edit produced: one waveform and one score row per sweep value (eta, or a baseline's strength)."""
 
-    etas: List[float]
+    etas: List[float]  # the sweep values
     wavs: torch.Tensor  # [n_eta, T] at sample_rate
     latents: torch.Tensor  # [n_eta, C, time, freq]
     input_latent: torch.Tensor
     sample_rate: int
+    sweep: str = "eta"  # what ``etas`` are: "eta" (the method) or "strength" (the baselines)
     scores: dict = field(default_factory=dict)  # column -> list per eta
     metrics: dict = field(default_factory=dict)  # per-edit numbers (e.g. the VAE's own reconstruction)
     losses: dict = field(default_factory=dict)
@@ -168,19 +170,49 @@ class ImagicEditor(sb.Brain):
         return None
 
     # --- the edit ------------------------------------------------------------------
+    sweep = "eta"  # the parameter swept in step 3 (the baselines sweep "strength")
+
+    def sweep_values(self) -> List[float]:
+        return [float(eta) for eta in self.hparams.etas]
+
     def edit(self, wav: torch.Tensor, target_prompt: str) -> EditResult:
-        """Run steps 1-3 on one waveform [T] at the backbone's rate, resuming from checkpoints."""
+        """Edit one waveform [T] at the backbone's rate: one output per sweep value, scored."""
         backbone = self.modules.backbone
-        hp = self.hparams
         clock = PhaseClock(self.device)
+        self.losses, self.resumed_from = {}, None
         # 1. Encode (cached for the whole edit: neither the input nor the prompt changes).
         # The model sees the input at a fixed peak level; edits return at the input's level.
         peak = float(wav.abs().max())
-        self.gain = hp.input_peak / peak if peak > 0 else 1.0
+        self.gain = self.hparams.input_peak / peak if peak > 0 else 1.0
         with torch.no_grad():
             self.input_wav = wav.to(self.device) * self.gain
             self.z0 = backbone.encode_audio(backbone.prepare_audio(self.input_wav)[None])
             e_target = backbone.encode_text([target_prompt])
+        clock.lap("encode")
+
+        # 2.-4. The method's own steps: one latent per sweep value
+        values = self.sweep_values()
+        latents = self.generate(values, wav, target_prompt, e_target, clock)
+        with torch.no_grad():
+            wavs = backbone.decode(latents)[:, : wav.shape[-1]].float().cpu() / self.gain
+        wavs = self.compose(wav.cpu(), wavs)
+        clock.lap("sampling")
+
+        # 5. Score
+        result = EditResult(etas=values, wavs=wavs.cpu(), latents=latents.cpu(), input_latent=self.z0.cpu(),
+                            sample_rate=backbone.sample_rate, sweep=self.sweep, losses=self.losses,
+                            resumed_from=self.resumed_from)
+        result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
+        result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
+        clock.lap("scoring")
+        result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
+        return result
+
+    def generate(self, etas: List[float], wav: torch.Tensor, target_prompt: str, e_target: TextCond,
+                 clock: PhaseClock) -> torch.Tensor:
+        """Steps 2-4 of the method, resuming from checkpoints: the edited latents, one per eta."""
+        backbone = self.modules.backbone
+        hp = self.hparams
         self.embedding = EmbeddingHolder(e_target).to(self.device)
         if hp.ft_mode == "lora":
             backbone.enable_lora(hp.lora_rank)
@@ -189,9 +221,8 @@ class ImagicEditor(sb.Brain):
         self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr)
         self.progress = EditProgress()
         self.progress.fingerprint = self.fingerprint(wav, target_prompt)
-        resumed = self.recover()
-
-        clock.lap("encode")
+        self.resumed_from = self.recover()
+        self.losses = self.progress.losses
 
         # 2. Optimise the embedding (UNet frozen)
         backbone.requires_grad_(False)
@@ -212,22 +243,7 @@ class ImagicEditor(sb.Brain):
         clock.lap("finetune")
 
         # 4. Sample per eta
-        etas = [float(eta) for eta in hp.etas]
-        latents = self.sample_edits(etas, e_target, e_opt)
-        with torch.no_grad():
-            wavs = backbone.decode(latents)[:, : wav.shape[-1]].float().cpu() / self.gain
-        wavs = self.compose(wav.cpu(), wavs)
-        clock.lap("sampling")
-
-        # 5. Score
-        result = EditResult(etas=etas, wavs=wavs.cpu(), latents=latents.cpu(), input_latent=self.z0.cpu(),
-                            sample_rate=backbone.sample_rate, losses=self.progress.losses,
-                            resumed_from=resumed)
-        result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
-        result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
-        clock.lap("scoring")
-        result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
-        return result
+        return self.sample_edits(etas, e_target, e_opt)
 
     @torch.no_grad()
     def vae_reconstruction_snr(self) -> float:
@@ -313,14 +329,14 @@ class ImagicEditor(sb.Brain):
         return wavs
 
     def score(self, wavs, input_wav, target_prompt: str, sample_rate: int) -> dict:
-        """Text-CLAP, Audio-CLAP, their sum, and log-mel SNR to the input, per eta."""
+        """Text-CLAP, Audio-CLAP, their sum, log-mel SNR and onset F1 to the input, per eta."""
         scorer = self.hparams.scorer.to(self.device)
         text = scorer.text_scores(wavs, sample_rate, [target_prompt])
         audio = scorer.audio_scores(wavs, sample_rate, input_wav[None])
         logmel = self.modules.backbone.logmel
         snr = mel_snr(logmel(wavs), logmel(input_wav[None])).cpu()
-        return {"text_clap": text.tolist(), "audio_clap": audio.tolist(),
-                "sum": (text + audio).tolist(), "mel_snr_to_input": snr.tolist()}
+        return {"text_clap": text.tolist(), "audio_clap": audio.tolist(), "sum": (text + audio).tolist(),
+                "mel_snr_to_input": snr.tolist(), "onset_f1": onset_f1(input_wav, wavs, sample_rate)}
 
     # --- checkpoints ---------------------------------------------------------------
     def fingerprint(self, wav: torch.Tensor, target_prompt: str) -> str:

@@ -1,4 +1,4 @@
-"""Writing one edit's outputs: wavs per eta, best.wav, scores.csv and the figures."""
+"""Writing one edit's outputs: wavs per eta (or strength), best.wav, scores.csv and the figures."""
 
 import csv
 import io
@@ -12,27 +12,29 @@ from audio_editing.plots import plot_scores_vs_eta, plot_spectrograms
 SCORE_COLUMNS = ("eta", "text_clap", "audio_clap", "sum")
 
 
-def eta_name(eta: float) -> str:
-    return f"edit_eta{eta:.2f}.wav"
+def edit_wav_name(value: float, sweep: str = "eta") -> str:
+    """``edit_eta0.40.wav``; the baselines' outputs are ``edit_strength0.40.wav``."""
+    return f"edit_{sweep}{value:.2f}.wav"
 
 
 def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_prompt: str) -> Path:
     """Write input.wav, edit_eta<eta>.wav, best.wav, scores.csv, spectrograms.png, clap_vs_eta.png.
 
+    For a baseline, ``eta`` reads ``strength`` in the file names and the first column of scores.csv.
     Returns the path of best.wav.
     """
     folder = Path(folder)
     rate = result.sample_rate
     write_audio(folder / "input.wav", input_wav, rate)
     for eta, wav in zip(result.etas, result.wavs):
-        write_audio(folder / eta_name(eta), wav, rate)
+        write_audio(folder / edit_wav_name(eta, result.sweep), wav, rate)
     best = result.best_index
     write_audio(folder / "best.wav", result.wavs[best], rate)
 
     extra = [c for c in result.scores if c not in SCORE_COLUMNS]
     table = io.StringIO()
     writer = csv.writer(table)
-    writer.writerow(list(SCORE_COLUMNS) + extra + ["best"])
+    writer.writerow([result.sweep, *SCORE_COLUMNS[1:], *extra, "best"])
     for i, eta in enumerate(result.etas):
         row = [f"{eta:g}"] + [f"{result.scores[c][i]:.4f}" for c in SCORE_COLUMNS[1:] + tuple(extra)]
         writer.writerow(row + [int(i == best)])
@@ -40,10 +42,10 @@ def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_p
 
     with torch.no_grad():
         mels = [logmel(input_wav[None].cpu())[0]] + list(logmel(result.wavs))
-    titles = ["input"] + [f"eta={eta:g}  text={result.scores['text_clap'][i]:.3f}  "
+    titles = ["input"] + [f"{result.sweep}={eta:g}  text={result.scores['text_clap'][i]:.3f}  "
                           f"audio={result.scores['audio_clap'][i]:.3f}" + ("  (best)" if i == best else "")
                           for i, eta in enumerate(result.etas)]
     plot_spectrograms(folder / "spectrograms.png", mels, titles, logmel.hop_length / rate)
     plot_scores_vs_eta(folder / "clap_vs_eta.png", result.etas, result.scores, result.etas[best],
-                       title=f'"{target_prompt}"')
+                       title=f'"{target_prompt}"', sweep=result.sweep)
     return folder / "best.wav"

@@ -1,5 +1,9 @@
 """Batch evaluation over a manifest: every clip through each method, scores and a Table-1 summary.
 
+Methods: ``imagic`` (full fine-tuning), ``imagic_lora``, and the baselines ``sdedit`` and
+``ddpm_inversion`` (``editing/baselines.py``), all on the recipes' backbone, each clip edited
+by its edit type's editor (so inpainting keeps its observed audio whatever the method).
+
 Manifests: a SpeechBrain-style JSON dict ``{id: {"wav", "target_prompt", "edit_type", ...}}``,
 a CSV with those columns, or the paper authors' format, a folder of ``.txt`` files whose first
 line is the wav path and second the target prompt (edit type from the folder name). Optional
@@ -7,13 +11,15 @@ fields: ``mask_start``/``mask_end`` (inpainting), ``reference`` (a reference edi
 ``added_prompt`` (addition: the added sound alone). Relative paths are relative to the manifest.
 
 Results are appended to ``results.csv`` one clip at a time (atomically), so a killed batch
-resumes where it stopped.
+resumes where it stopped. Under ``torchrun`` each rank edits its share of the clips and keeps
+its rows in ``ranks/``; rank 0 merges them after a barrier (``evaluation/distributed.py``).
 """
 
 import csv
 import importlib.util
 import io
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -21,14 +27,19 @@ from typing import Dict, List
 import torch
 
 from audio_editing.data.audio import atomic_write, load_audio
+from audio_editing.editing.baselines import BASELINES, with_edit_type
 from audio_editing.errors import UserError
+from audio_editing.evaluation.distributed import Shard
 from audio_editing.evaluation.metrics import mel_snr
+from audio_editing.plots import plot_mean_scores_vs_sweep
 
 EDIT_TYPES = ("addition", "style_transfer", "inpainting")
-METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"]}  # method -> extra recipe flags
-RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_clap", "sum",
+# method -> extra recipe flags; the baselines' editors come from editing/baselines.py
+METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": []}
+# best_eta: the chosen eta, or the chosen strength for a baseline
+RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
-                  "seconds"]
+                  "text_clap_span", "ref_mel_snr_span", "seconds"]
 
 
 def read_manifest(source) -> List[dict]:
@@ -79,6 +90,12 @@ def recipe_editor(edit_type: str, repo: Path):
     return editors[0]
 
 
+def method_editor(method: str, edit_type: str, repo: Path):
+    """The editor of ``method`` for ``edit_type``: the recipe's, or a baseline with the recipe's hooks."""
+    editor = recipe_editor(edit_type, repo)
+    return with_edit_type(BASELINES[method], editor) if method in BASELINES else editor
+
+
 def read_results(path: Path) -> List[dict]:
     if not path.is_file():
         return []
@@ -99,7 +116,9 @@ def clip_metrics(entry: dict, result, scorer, logmel) -> dict:
     best = result.best_index
     rate = result.sample_rate
     input_wav = load_audio(result.folder / "input.wav", rate)
-    row = {"best_eta": result.etas[best], **{k: result.scores[k][best] for k in ("text_clap", "audio_clap", "sum")}}
+    row = {"best_eta": result.etas[best],
+           **{k: result.scores[k][best] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span")
+              if k in result.scores}}
     row["text_clap_input"] = scorer.text_scores(input_wav[None], rate, [entry["target_prompt"]]).item()
     reference_mel = logmel(input_wav[None])
     if 0.0 in result.etas:
@@ -108,6 +127,11 @@ def clip_metrics(entry: dict, result, scorer, logmel) -> dict:
     if entry.get("reference"):
         reference = load_audio(entry["reference"], rate)[: result.wavs.shape[-1]]
         row["ref_mel_snr"] = mel_snr(logmel(result.wavs[best][None]), logmel(reference[None])).item()
+        span = result.metrics.get("span_seconds")
+        if span:  # inpainting: the filled span alone (the observed audio matches the reference by design)
+            start, end = (round(s * rate) for s in span)
+            row["ref_mel_snr_span"] = mel_snr(logmel(result.wavs[best][None, start:end]),
+                                              logmel(reference[None, start:end])).item()
     if entry.get("added_prompt"):
         added = scorer.text_scores(result.wavs, rate, [entry["added_prompt"]])
         row["added_text_clap"] = added[best].item()
@@ -115,66 +139,171 @@ def clip_metrics(entry: dict, result, scorer, logmel) -> dict:
     return row
 
 
-def summary_table(rows: List[dict]) -> str:
-    """Markdown table shaped like the paper's Table 1: mean per edit type and method."""
-    columns = ["sum", "text_clap", "audio_clap", "text_clap_input", "eta0_mel_snr", "ref_mel_snr",
-               "added_text_clap", "best_eta", "seconds"]
-    lines = ["| edit type | method | clips | " + " | ".join(columns) + " |",
+def column_mean(rows: List[dict], column: str):
+    values = [float(r[column]) for r in rows if r.get(column) not in (None, "", "None")]
+    return sum(values) / len(values) if values else None
+
+
+def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> List[str]:
+    lines = ["| edit type | method | clips | " + " | ".join(columns.values()) + " |",
              "|" + "---|" * (len(columns) + 3)]
+    for (edit_type, method), group in groups.items():
+        cells = [column_mean(group, column) for column in columns]
+        lines.append(f"| {edit_type} | {method} | {len(group)} | "
+                     + " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
+    return lines
+
+
+def summary_table(rows: List[dict], figures: Dict[str, str] = None) -> str:
+    """results.md: Table 1 (means per edit type and method), further metrics, and the Fig. 4 plots."""
     groups: Dict[tuple, List[dict]] = {}
     for row in rows:
         groups.setdefault((row["edit_type"], row["method"]), []).append(row)
-    for (edit_type, method), group in sorted(groups.items()):
-        cells = []
-        for column in columns:
-            values = [float(r[column]) for r in group if r.get(column) not in (None, "", "None")]
-            cells.append(f"{sum(values) / len(values):.3f}" if values else "-")
-        lines.append(f"| {edit_type} | {method} | {len(group)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    method_order = list(METHODS)
+    groups = dict(sorted(groups.items(), key=lambda item: (
+        EDIT_TYPES.index(item[0][0]), method_order.index(item[0][1]) if item[0][1] in METHODS else len(METHODS))))
+    table1 = {"sum": "Sum", "text_clap": "Text", "audio_clap": "Audio", "onset_f1": "onset F1",
+              "ref_mel_snr": "ref SNR (dB)"}
+    more = {"text_clap_input": "Text of input", "eta0_mel_snr": "eta=0 SNR to input (dB)",
+            "vae_mel_snr": "VAE SNR (dB)", "added_text_clap": "Text of added sound",
+            "text_clap_span": "Text of span", "ref_mel_snr_span": "span ref SNR (dB)",
+            "best_eta": "chosen eta / strength", "seconds": "s / edit"}
+    lines = ["# Results", "",
+             "Means over clips at each clip's chosen eta (baselines: strength), the one maximising "
+             "Text + Audio. Text: edit vs target prompt; Audio: edit vs input; onset F1: the edit's onsets "
+             "vs the input's (50 ms); ref SNR: log-mel SNR of the edit to the reference edit.", "",
+             "## Table 1", "", *markdown_table(groups, table1), "", "## More metrics", "",
+             *markdown_table(groups, more), ""]
+    if figures:
+        lines += ["## Text and Audio scores vs eta / strength (Fig. 4)", ""]
+        lines += [f"![{edit_type}]({name})" for edit_type, name in figures.items()] + [""]
+    return "\n".join(lines)
+
+
+def plot_scores_per_edit_type(output_folder: Path, per_eta: List[dict]) -> Dict[str, str]:
+    """One Fig. 4 per edit type: mean Text and Audio scores vs eta / strength per method."""
+    figures = {}
+    for edit_type in EDIT_TYPES:
+        curves = {}
+        for method in dict.fromkeys(r["method"] for r in per_eta if r["edit_type"] == edit_type):
+            rows = [r for r in per_eta if r["edit_type"] == edit_type and r["method"] == method]
+            values = sorted({float(r["eta"]) for r in rows})
+            at = {v: [r for r in rows if float(r["eta"]) == v] for v in values}
+            curves[method] = (rows[0].get("sweep") or "eta", values,
+                              [column_mean(at[v], "text_clap") for v in values],
+                              [column_mean(at[v], "audio_clap") for v in values])
+        if curves:
+            name = f"clap_vs_eta_{edit_type}.png"
+            plot_mean_scores_vs_sweep(output_folder / name, curves, title=edit_type.replace("_", " "))
+            figures[edit_type] = name
+    return figures
 
 
 def eta_rows(entry, method, result) -> List[dict]:
-    return [{"id": entry["id"], "edit_type": entry["edit_type"], "method": method, "eta": eta,
+    return [{"id": entry["id"], "edit_type": entry["edit_type"], "method": method, "sweep": result.sweep, "eta": eta,
              **{k: v[i] for k, v in result.scores.items()}} for i, eta in enumerate(result.etas)]
 
 
-def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Path, edit_args: List[str],
-                      repo: Path) -> List[dict]:
-    """Edit every (clip, method) not yet in results.csv; returns all result rows."""
-    from audio_editing.cli import load_hparams, parse_arguments
-    from audio_editing.editing.recipe import run_edit
+def rank_files(output_folder: Path, rank: int) -> List[Path]:
+    """Where a rank of a torchrun launch keeps its (results, eta scores) rows until rank 0 merges them."""
+    return [output_folder / "ranks" / f"results_rank{rank}.csv", output_folder / "ranks" / f"eta_scores_rank{rank}.csv"]
 
+
+def unique_rows(paths: List[Path], key) -> List[dict]:
+    rows, seen = [], set()
+    for path in paths:
+        for row in read_results(path):
+            if key(row) not in seen:
+                seen.add(key(row))
+                rows.append(row)
+    return rows
+
+
+def collect_results(output_folder: Path, keys: List[tuple]):
+    """results.csv plus the rows every rank kept, each (clip, method) once, in manifest order."""
+    ranks = output_folder / "ranks"
+    rows = unique_rows([output_folder / "results.csv", *sorted(ranks.glob("results_rank*.csv"))],
+                       lambda row: (row["id"], row["method"]))
+    per_eta = unique_rows([output_folder / "eta_scores.csv", *sorted(ranks.glob("eta_scores_rank*.csv"))],
+                          lambda row: (row["id"], row["method"], row["eta"]))
+    order = {key: i for i, key in enumerate(keys)}
+
+    def place(row):  # rows of clips or methods not asked for this time go last, as they were
+        return order.get((row["id"], row["method"]), len(order))
+
+    return sorted(rows, key=place), sorted(per_eta, key=place)
+
+
+class ClipEvaluator:
+    """Edits one (clip, method) through the recipe of its edit type and computes its result row."""
+
+    def __init__(self, output_folder: Path, edit_args: List[str], repo: Path):
+        self.output_folder, self.edit_args, self.repo = output_folder, edit_args, repo
+        self.scorer = self.logmel = None
+
+    def __call__(self, entry: dict, method: str):
+        from audio_editing.cli import load_hparams, parse_arguments
+        from audio_editing.editing import recipe
+
+        argv = [str(self.repo / "hparams" / f"{entry['edit_type']}.yaml"), f"--input_wav={entry['wav']}",
+                f"--target_prompt={entry['target_prompt']}", f"--edit_id={entry['id']}",
+                f"--output_folder={self.output_folder / method / entry['edit_type']}", *METHODS[method],
+                *self.edit_args]
+        if entry.get("mask_start") not in (None, ""):
+            argv += [f"--mask_start={entry['mask_start']}", f"--mask_end={entry['mask_end']}"]
+        start = time.time()
+        result = recipe.run_edit(method_editor(method, entry["edit_type"], self.repo), argv)
+        seconds = time.time() - start
+        if self.scorer is None:  # the recipes' scorer and front end, with the same overrides
+            _, _, overrides = parse_arguments([argv[0], *self.edit_args])
+            overrides.update(input_wav=entry["wav"], target_prompt="-", edit_id="-")
+            hparams, _ = load_hparams(argv[0], overrides)
+            self.scorer, self.logmel = hparams["scorer"], hparams["ldm"].logmel
+        with torch.no_grad():
+            row = clip_metrics(entry, result, self.scorer, self.logmel)
+        row = {"id": entry["id"], "edit_type": entry["edit_type"], "method": method, "seconds": round(seconds, 1),
+               **row}
+        return row, eta_rows(entry, method, result)
+
+
+def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Path, edit_args: List[str],
+                      repo: Path, shard: Shard = None) -> List[dict]:
+    """Edit every (clip, method) not yet in the results; returns all result rows, in manifest order.
+
+    Single process: rows go to results.csv as each clip finishes. Under torchrun, rank r edits
+    the clips it owns and keeps its rows in ``ranks/results_rank<r>.csv``; after a barrier rank 0
+    merges every rank's rows into results.csv, eta_scores.csv, results.md and the figures.
+    """
+    shard = shard or Shard.from_env()
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    results_path, eta_path = output_folder / "results.csv", output_folder / "eta_scores.csv"
-    rows, per_eta = read_results(results_path), read_results(eta_path)
+    keys = [(entry["id"], method) for entry in entries for method in methods]
+    rows, per_eta = collect_results(output_folder, keys)
     done = {(r["id"], r["method"]) for r in rows}
-    scorer = logmel = None
-    for entry in entries:
-        for method in methods:
-            if (entry["id"], method) in done:
-                continue
-            argv = [str(repo / "hparams" / f"{entry['edit_type']}.yaml"), f"--input_wav={entry['wav']}",
-                    f"--target_prompt={entry['target_prompt']}", f"--edit_id={entry['id']}",
-                    f"--output_folder={output_folder / method / entry['edit_type']}", *METHODS[method],
-                    *edit_args]
-            if entry.get("mask_start") not in (None, ""):
-                argv += [f"--mask_start={entry['mask_start']}", f"--mask_end={entry['mask_end']}"]
-            start = time.time()
-            result = run_edit(recipe_editor(entry["edit_type"], repo), argv)
-            seconds = time.time() - start
-            if scorer is None:  # the recipes' scorer and front end, with the same overrides
-                _, _, overrides = parse_arguments([argv[0], *edit_args])
-                overrides.update(input_wav=entry["wav"], target_prompt="-", edit_id="-")
-                hparams, _ = load_hparams(argv[0], overrides)
-                scorer, logmel = hparams["scorer"], hparams["ldm"].logmel
-            with torch.no_grad():
-                row = clip_metrics(entry, result, scorer, logmel)
-            rows.append({"id": entry["id"], "edit_type": entry["edit_type"], "method": method,
-                         "seconds": round(seconds, 1), **row})
-            per_eta += eta_rows(entry, method, result)
-            write_csv(eta_path, per_eta, list(dict.fromkeys(k for r in per_eta for k in r)))
-            write_csv(results_path, rows, RESULT_COLUMNS)
-    atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows)))
-    return rows
+    if shard.distributed:  # this rank's own files; the others' are merged at the end
+        own_paths = rank_files(output_folder, shard.rank)
+        rows, per_eta = read_results(own_paths[0]), read_results(own_paths[1])
+    else:
+        own_paths = [output_folder / "results.csv", output_folder / "eta_scores.csv"]
+    evaluate_clip = ClipEvaluator(output_folder, shard.device_args(edit_args), repo)
+    with shard.editing():
+        for index, entry in enumerate(entries):
+            for method in methods:
+                if not shard.owns(index) or (entry["id"], method) in done:
+                    continue
+                row, scores = evaluate_clip(entry, method)
+                rows.append(row)
+                per_eta += scores
+                write_csv(own_paths[1], per_eta, list(dict.fromkeys(k for r in per_eta for k in r)))
+                write_csv(own_paths[0], rows, RESULT_COLUMNS)
+    shard.barrier()
+    if shard.is_main:
+        rows, per_eta = collect_results(output_folder, keys)
+        write_csv(output_folder / "eta_scores.csv", per_eta, list(dict.fromkeys(k for r in per_eta for k in r)))
+        write_csv(output_folder / "results.csv", rows, RESULT_COLUMNS)
+        shutil.rmtree(output_folder / "ranks", ignore_errors=True)  # merged: results.csv holds their rows
+        figures = plot_scores_per_edit_type(output_folder, per_eta)
+        atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows, figures)))
+    shard.barrier()
+    return read_results(output_folder / "results.csv")

@@ -2,15 +2,18 @@
 """Batch evaluation: run a manifest of clips through the edit recipes and summarise (paper Table 1).
 
 Each clip is edited by the recipe of its edit type (``recipes/<edit_type>/edit.py``) with each
-method; ``results.csv`` gets one row per (clip, method) as soon as it is done, so a killed run
-resumes; ``eta_scores.csv`` holds every eta's scores; ``results.md`` the mean per edit type
-and method.
+method: ``imagic``, ``imagic_lora``, or the baselines ``sdedit`` and ``ddpm_inversion`` (same
+backbone, same edit-type hooks, a strength sweep in place of eta). ``results.csv`` gets one row
+per (clip, method) as soon as it is done, so a killed run resumes; ``eta_scores.csv`` holds
+every eta's (strength's) scores; ``results.md`` the means per edit type and method and one
+Fig. 4 plot per edit type.
 
 To run (from the repo root)::
 
     python recipes/evaluate/evaluate.py hparams/evaluate.yaml
     python recipes/evaluate/evaluate.py hparams/evaluate.yaml --manifest=my_clips.csv \\
-        --methods=[imagic,imagic_lora] --emb_steps=50 --device=cuda
+        --methods=[imagic,imagic_lora,sdedit,ddpm_inversion] --emb_steps=50 --device=cuda
+    torchrun --nproc_per_node=4 recipes/evaluate/evaluate.py hparams/evaluate.yaml   # clips sharded over 4 ranks
 
 Authors: the audio_editing developers
 """
@@ -22,6 +25,7 @@ from hyperpyyaml import load_hyperpyyaml
 from audio_editing.cli import run_cli
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import evaluate_manifest, read_manifest
+from audio_editing.evaluation.distributed import Shard
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,9 +44,14 @@ def main(argv):
         methods = [m.strip() for m in methods.strip("[]").split(",") if m.strip()]
     entries = read_manifest(hparams["manifest"])
     output_folder = Path(hparams["output_folder"])
-    rows = evaluate_manifest(entries, methods, output_folder, edit_args, REPO)
-    print((output_folder / "results.md").read_text())
-    print(f"{len(rows)} results in {output_folder / 'results.csv'}")
+    shard = Shard.from_env()
+    try:
+        rows = evaluate_manifest(entries, methods, output_folder, edit_args, REPO, shard)
+    finally:
+        shard.close()
+    if shard.is_main:
+        print((output_folder / "results.md").read_text())
+        print(f"{len(rows)} results in {output_folder / 'results.csv'}")
 
 
 if __name__ == "__main__":

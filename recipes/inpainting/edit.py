@@ -26,7 +26,7 @@ from audio_editing.errors import UserError
 
 
 class InpaintingEditor(ImagicEditor):
-    """Masked loss, masked sampling and compositing; everything else is the shared editor."""
+    """Masked loss, masked sampling and compositing, span scores; everything else is the shared editor."""
 
     def check_input(self, wav):
         rate = self.modules.backbone.sample_rate
@@ -80,6 +80,19 @@ class InpaintingEditor(ImagicEditor):
         keep = self.keep.to(wavs).bool()
         mixed = input_wav * (1 - gain) + wavs * gain
         return torch.where(keep, input_wav.expand_as(wavs), mixed)
+
+    def score(self, wavs, input_wav, target_prompt, sample_rate):
+        """The shared scores, plus the Text score of the filled span alone (the observed audio dominates the rest)."""
+        scores = super().score(wavs, input_wav, target_prompt, sample_rate)
+        start, end = (round(s * sample_rate) for s in self.span)
+        scores["text_clap_span"] = self.hparams.scorer.text_scores(wavs[:, start:end], sample_rate,
+                                                                   [target_prompt]).tolist()
+        return scores
+
+    def edit(self, wav, target_prompt):
+        result = super().edit(wav, target_prompt)
+        result.metrics["span_seconds"] = self.span
+        return result
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
-"""Batch evaluation: manifest formats, one row per clip and method, a killed batch resumes."""
+"""Batch evaluation: manifest formats, every method, Table 1, a killed batch resumes, torchrun sharding."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +66,105 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
     assert "| addition | imagic | 1 |" in table and "| style_transfer | imagic | 1 |" in table
     first = batch.read_results(out / "results.csv")[0]
     assert first["ref_mel_snr"] and first["added_text_clap"] and first["text_clap_input"]
+
+
+def write_manifest(folder, edit_types=("addition", "inpainting")):
+    """A small manifest: one clip per edit type, with the optional fields the benchmark has."""
+    clips = {
+        "addition": dict(labels=["knock"], seed=1, target_prompt="a knock and a dog barks", added_prompt="a dog barks"),
+        "style_transfer": dict(labels=["dog"], seed=2, target_prompt="a siren wails"),
+        "inpainting": dict(labels=["dog", "beep"], seed=3, gap=(0.5, 0.8), background="rain",
+                           target_prompt="a dog barks", mask_start=0.5, mask_end=0.8),
+    }
+    manifest = {}
+    for edit_type in edit_types:
+        spec = dict(clips[edit_type])
+        write_scene_clip(folder / f"{edit_type}.wav", spec.pop("labels"), seed=spec.pop("seed"),
+                         gap=spec.pop("gap", None), background=spec.pop("background", None))
+        write_scene_clip(folder / f"{edit_type}_ref.wav", ["dog", "siren"], seed=9)
+        manifest[edit_type] = {"wav": f"{edit_type}.wav", "reference": f"{edit_type}_ref.wav", "edit_type": edit_type,
+                               **spec}
+    (folder / "m.json").write_text(json.dumps(manifest))
+    return folder / "m.json"
+
+
+def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, tiny_model_dir):
+    entries = batch.read_manifest(write_manifest(tmp_path))
+    out = tmp_path / "eval"
+    args = [a for a in tiny_args(tiny_model_dir, "unused", "--strengths=[0,0.5,1]") if not a.startswith("--output")]
+    methods = ["imagic", "imagic_lora", "sdedit", "ddpm_inversion"]
+    rows = batch.evaluate_manifest(entries, methods, out, args, REPO)
+    assert [(r["id"], r["method"]) for r in rows] == [(e["id"], m) for e in entries for m in methods]
+    for row in rows:
+        assert all(row[k] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "ref_mel_snr")), row
+        assert 0.0 <= float(row["onset_f1"]) <= 1.0
+        inpainting = row["edit_type"] == "inpainting"
+        assert bool(row["text_clap_span"]) == inpainting and bool(row["ref_mel_snr_span"]) == inpainting
+        sweep = "strength" if row["method"] in ("sdedit", "ddpm_inversion") else "eta"
+        assert (out / row["method"] / row["edit_type"] / row["id"] / f"edit_{sweep}1.00.wav").is_file()
+    table = (out / "results.md").read_text()
+    assert "| edit type | method | clips | Sum | Text | Audio | onset F1 | ref SNR (dB) |" in table
+    for method in methods:
+        assert f"| inpainting | {method} | 1 |" in table
+    for edit_type in ("addition", "inpainting"):
+        assert (out / f"clap_vs_eta_{edit_type}.png").is_file() and f"(clap_vs_eta_{edit_type}.png)" in table
+    sweeps = {(r["method"], r["sweep"]) for r in batch.read_results(out / "eta_scores.csv")}
+    assert sweeps == {("imagic", "eta"), ("imagic_lora", "eta"), ("sdedit", "strength"),
+                      ("ddpm_inversion", "strength")}
+
+
+def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_path, tiny_model_dir, monkeypatch):
+    from audio_editing.editing import recipe
+    from audio_editing.evaluation.distributed import Shard
+
+    entries = batch.read_manifest(write_manifest(tmp_path, ("addition", "style_transfer", "inpainting")))
+    out = tmp_path / "eval"
+    args = [a for a in tiny_args(tiny_model_dir, "unused", "--strengths=[0,1]") if not a.startswith("--output")]
+    edited, real_run_edit = [], recipe.run_edit
+    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv: edited.append(argv) or real_run_edit(editor, argv))
+
+    def killed(self):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(Shard, "barrier", killed)
+    with pytest.raises(KeyboardInterrupt):  # rank 1 of 2 edits its clip (the second), then dies
+        batch.evaluate_manifest(entries, ["sdedit"], out, args, REPO, Shard(rank=1, world_size=2))
+    assert [a for a in edited[0] if a.startswith("--edit_id")] == ["--edit_id=style_transfer"]
+    assert not (out / "results.csv").exists() and (out / "ranks" / "results_rank1.csv").is_file()
+
+    monkeypatch.undo()
+    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv: edited.append(argv) or real_run_edit(editor, argv))
+    edited.clear()
+    rows = batch.evaluate_manifest(entries, ["sdedit"], out, args, REPO)  # one process finishes the batch
+    assert sorted(a for argv in edited for a in argv if a.startswith("--edit_id")) == \
+           ["--edit_id=addition", "--edit_id=inpainting"]
+    assert [r["id"] for r in rows] == ["addition", "style_transfer", "inpainting"]
+    assert not (out / "ranks").exists()
+    assert len(batch.read_results(out / "eta_scores.csv")) == 6
+
+
+def run_evaluate(launcher, manifest, out, model_dir):
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # torchrun's default per rank; the single run matches it
+    args = [a for a in tiny_args(model_dir, out) if a != "--noprogressbar"]
+    cmd = [sys.executable, *launcher, "recipes/evaluate/evaluate.py", "hparams/evaluate.yaml",
+           f"--manifest={manifest}", "--methods=[imagic,ddpm_inversion]", "--strengths=[0,1]", *args]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("best edit") == 6  # each (clip, method) edited once, by one rank
+    return batch.read_results(out / "results.csv")
+
+
+def test_two_processes_under_torchrun_give_the_rows_of_one(tmp_path, tiny_model_dir):
+    manifest = write_manifest(tmp_path, ("addition", "style_transfer", "inpainting"))
+    single = run_evaluate([], manifest, tmp_path / "one", tiny_model_dir)
+    sharded = run_evaluate(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"], manifest,
+                           tmp_path / "two", tiny_model_dir)
+    assert [(r["id"], r["method"]) for r in sharded] == [(r["id"], r["method"]) for r in single]
+    assert len(single) == 6
+    for one, two in zip(single, sharded):
+        for column in batch.RESULT_COLUMNS:
+            if column in ("id", "edit_type", "method", "seconds") or not one[column]:
+                assert column == "seconds" or one[column] == two[column], column
+                continue
+            assert float(one[column]) == pytest.approx(float(two[column]), abs=1e-4), (one["id"], column)
+    assert (tmp_path / "two" / "results.md").is_file() and not (tmp_path / "two" / "ranks").exists()

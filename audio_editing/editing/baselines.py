@@ -1,0 +1,214 @@
+"""Baselines on the method's backbone and harness: SDEdit and edit-friendly DDPM inversion.
+
+Neither trains anything (no steps 1-2). Each sweeps an edit ``strength`` in [0, 1] where the
+method sweeps eta: strength 0 returns the input latent, 1 regenerates from the noisiest step.
+Everything else (encoding, decoding, an edit type's hooks, scoring, outputs) is the shared
+editor's, so ``recipes/evaluate`` compares them with the method clip for clip.
+
+- **SDEdit** (Meng et al., 2022): noise the input latent to the step ``strength * steps``
+  from the end of the sampling schedule, then denoise with the target prompt (guided).
+- **DDPM inversion** (Huberman-Spiegelglas et al., 2024; ZETA, Manor & Michaeli, 2024): noise
+  the input latent independently at every step, x_t = sqrt(ab_t) x0 + sqrt(1 - ab_t) eps_t,
+  and keep the noise each DDPM posterior step needs to land on the next x_{t-1}; then
+  regenerate from T_start = ``strength * steps`` with the target prompt and those noises.
+  The inversion uses the empty prompt, so the baseline gets no more input than the method.
+
+An edit type's editor gains a baseline with ``with_edit_type(SDEditEditor, InpaintingEditor)``:
+the baseline's ``generate`` with the edit type's hooks (inpainting keeps the observed audio).
+"""
+
+from typing import Callable, List, Optional
+
+import torch
+from diffusers import DDIMScheduler
+from tqdm.auto import tqdm
+
+from audio_editing.backbones.base import TextCond
+from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.errors import UserError
+
+AfterStep = Callable[[torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
+
+
+def unconstrained(z, next_t):
+    return z
+
+
+def check_strengths(strengths) -> List[float]:
+    """The baselines' sweep: numbers in [0, 1]."""
+    if isinstance(strengths, (int, float)):
+        strengths = [strengths]
+    try:
+        strengths = [float(s) for s in strengths]
+    except (TypeError, ValueError):
+        raise UserError(f"--strengths must be a list of numbers such as [0,0.5,1], got {strengths!r}") from None
+    if not strengths or not all(0.0 <= s <= 1.0 for s in strengths):
+        raise UserError(f"--strengths {strengths} must be a non-empty list of values in [0, 1]; 0 returns the "
+                        "input, 1 regenerates from the noisiest step")
+    return strengths
+
+
+def guided_output(backbone, sampler, z: torch.Tensor, t, both: TextCond, guidance_scale: float) -> torch.Tensor:
+    """Classifier-free guided model output for one latent; ``both`` = [null, prompt]."""
+    model_in = sampler.scale_model_input(torch.cat([z, z]), t)
+    uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
+    return uncond + guidance_scale * (cond - uncond)
+
+
+def steps_for(strength: float, steps: int) -> int:
+    """How many of the last sampling steps a strength regenerates."""
+    return round(strength * steps)
+
+
+def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: TextCond,
+           strengths: List[float], steps: int, guidance_scale: float, after_step: AfterStep = unconstrained,
+           progress: bool = False) -> torch.Tensor:
+    """SDEdit latents [len(strengths), ...]: ``z0`` noised to each strength, denoised under ``cond``.
+
+    ``make_sampler()`` returns a fresh diffusers scheduler (one per strength: multistep
+    solvers keep state); ``after_step(z, next_t)`` constrains the latent after each step.
+
+    Example
+    -------
+    >>> from audio_editing.backbones.toy import ToyBackbone
+    >>> bb = ToyBackbone.build_tiny()
+    >>> z0 = bb.encode_audio(torch.zeros(1, 16000))
+    >>> out = sdedit(bb, lambda: DDIMScheduler.from_config(bb.scheduler.config), z0, torch.randn_like(z0),
+    ...              bb.encode_text(["a dog barks"]), [0.0, 1.0], steps=2, guidance_scale=3.0)
+    >>> out.shape[0], torch.equal(out[0], z0[0])
+    (2, True)
+    """
+    both = TextCond.cat([backbone.null_cond(cond), cond])
+    latents = []
+    for strength in tqdm(strengths, desc="SDEdit", disable=not progress, dynamic_ncols=True):
+        sampler = make_sampler()
+        sampler.set_timesteps(steps, device=z0.device)
+        timesteps = sampler.timesteps[len(sampler.timesteps) - steps_for(strength, steps):]
+        z = backbone.add_noise(z0, noise, timesteps[:1]) if len(timesteps) else z0
+        for i, t in enumerate(timesteps):
+            z = sampler.step(guided_output(backbone, sampler, z, t, both, guidance_scale), t, z).prev_sample
+            z = after_step(z, timesteps[i + 1] if i + 1 < len(timesteps) else None)
+        latents.append(z)
+    return torch.cat(latents)
+
+
+def posterior_mean(scheduler: DDIMScheduler, output: torch.Tensor, t, z: torch.Tensor) -> torch.Tensor:
+    """Mean of the DDPM posterior p(x_{t-1} | x_t) given the model output (DDIM with eta=1, no noise)."""
+    return scheduler.step(output, t, z, eta=1.0, variance_noise=torch.zeros_like(z)).prev_sample
+
+
+def ddpm_noise_maps(backbone, scheduler: DDIMScheduler, z0: torch.Tensor, cond: TextCond, guidance_scale: float,
+                    generator: torch.Generator):
+    """Edit-friendly inversion of ``z0``: the noisy latents x_t (one per step, then x0) and the noise maps.
+
+    The x_t are drawn independently, x_t = sqrt(ab_t) x0 + sqrt(1 - ab_t) eps_t. The noise map of
+    step t is sigma_t z_t = x_{t-1} - mean(x_t), what the posterior step must add to reach x_{t-1}
+    (kept multiplied by sigma_t, so the last step's zero variance needs no division).
+    """
+    timesteps = scheduler.timesteps
+    both = TextCond.cat([backbone.null_cond(cond), cond])
+    noisy = [backbone.add_noise(z0, torch.randn(z0.shape, generator=generator).to(z0), t.reshape(1))
+             for t in timesteps] + [z0]
+    maps = [noisy[i + 1] - posterior_mean(scheduler, guided_output(backbone, scheduler, noisy[i], t, both,
+                                                                    guidance_scale), t, noisy[i])
+            for i, t in enumerate(timesteps)]
+    return noisy, maps
+
+
+def ddpm_inversion(backbone, z0: torch.Tensor, source: TextCond, target: TextCond, strengths: List[float],
+                   steps: int, guidance_scale: float, generator: torch.Generator, after_step: AfterStep = unconstrained,
+                   progress: bool = False) -> torch.Tensor:
+    """DDPM-inversion latents [len(strengths), ...]: invert ``z0`` under ``source``, regenerate under ``target``.
+
+    Strength s regenerates the last ``round(s * steps)`` steps from the inverted x_{T_start}.
+    With ``target`` equal to ``source`` every strength gives ``z0`` back (up to float error).
+
+    Example
+    -------
+    >>> from audio_editing.backbones.toy import ToyBackbone
+    >>> bb = ToyBackbone.build_tiny()
+    >>> z0 = bb.encode_audio(torch.randn(1, 16000) * 0.1)
+    >>> prompt = bb.encode_text(["a dog barks"])
+    >>> out = ddpm_inversion(bb, z0, prompt, prompt, [1.0], 4, 3.0, torch.Generator().manual_seed(0))
+    >>> bool((out - z0).abs().max() < 1e-4)
+    True
+    """
+    scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
+    scheduler.set_timesteps(steps, device=z0.device)
+    timesteps = scheduler.timesteps
+    noisy, maps = ddpm_noise_maps(backbone, scheduler, z0, source, guidance_scale, generator)
+    both = TextCond.cat([backbone.null_cond(target), target])
+    latents = []
+    for strength in tqdm(strengths, desc="DDPM inversion", disable=not progress, dynamic_ncols=True):
+        start = len(timesteps) - steps_for(strength, len(timesteps))
+        z = noisy[start]
+        for i in range(start, len(timesteps)):
+            t = timesteps[i]
+            z = posterior_mean(scheduler, guided_output(backbone, scheduler, z, t, both, guidance_scale), t, z)
+            z = after_step(z + maps[i], timesteps[i + 1] if i + 1 < len(timesteps) else None)
+        latents.append(z)
+    return torch.cat(latents)
+
+
+class BaselineEditor(ImagicEditor):
+    """What the baselines share: no training, a strength sweep (hparam ``strengths``) in place of eta."""
+
+    sweep = "strength"
+    method = "baseline"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.strengths = check_strengths(self.hparams.strengths)  # before anything is written
+
+    def sweep_values(self) -> List[float]:
+        return self.strengths
+
+    def generate(self, strengths, wav, target_prompt, e_target, clock) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.hparams.seed)
+        self.noise = torch.randn(self.z0.shape, generator=generator).to(self.device)
+        with torch.no_grad(), self.evaluation_ctx:
+            latents = self.regenerate(strengths, e_target, generator)
+        for strength, z in zip(strengths, latents):
+            self.hparams.train_logger.log_stats(
+                stats_meta={"method": self.method, "strength": strength},
+                train_stats={"latent_mse_to_input": (z.float() - self.z0[0].float()).pow(2).mean().item()})
+        clock.lap(self.method)
+        return latents
+
+    def regenerate(self, strengths, e_target: TextCond, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class SDEditEditor(BaselineEditor):
+    """SDEdit with the method's sampler, steps and guidance (``sampler``, ``sample_steps``, ``guidance_scale``)."""
+
+    method = "sdedit"
+
+    def regenerate(self, strengths, e_target, generator):
+        hp, backbone = self.hparams, self.modules.backbone
+        return sdedit(backbone, lambda: hp.sampler(backbone.scheduler.config), self.z0, self.noise, e_target,
+                      strengths, hp.sample_steps, hp.guidance_scale, self.after_denoise_step,
+                      progress=not self.noprogressbar)
+
+
+class DDPMInversionEditor(BaselineEditor):
+    """Edit-friendly DDPM inversion (``sample_steps`` DDPM steps, ``guidance_scale``); inverts with the empty prompt."""
+
+    method = "ddpm_inversion"
+
+    def regenerate(self, strengths, e_target, generator):
+        hp, backbone = self.hparams, self.modules.backbone
+        source = backbone.null_cond(e_target)
+        return ddpm_inversion(backbone, self.z0, source, e_target, strengths, hp.sample_steps, hp.guidance_scale,
+                              generator, self.after_denoise_step, progress=not self.noprogressbar)
+
+
+BASELINES = {"sdedit": SDEditEditor, "ddpm_inversion": DDPMInversionEditor}
+
+
+def with_edit_type(baseline: type, editor: type) -> type:
+    """The baseline's steps with an edit type's hooks (``check_input``, ``after_denoise_step``, ``compose``, ...)."""
+    if issubclass(editor, baseline):
+        return editor
+    name = baseline.__name__.replace("Editor", "") + editor.__name__
+    return type(name, (baseline, editor), {})

@@ -1,0 +1,50 @@
+"""Onset detection (our own spectral-flux detector) and onset F1 with a 50 ms window."""
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from audio_editing.evaluation.metrics import detect_onsets, onset_f1, onset_f1_from_times
+from tests.conftest import write_scene_clip
+
+RATE = 16000
+ONSETS = (0.21, 0.58, 0.83, 1.37, 1.9)  # irregular, so that a shifted copy does not line up with itself
+
+
+def burst_track(onsets=ONSETS, seconds=2.56, seed=0):
+    """Decaying noise bursts starting at ``onsets`` (s) over faint noise."""
+    generator = torch.Generator().manual_seed(seed)
+    wav = 1e-3 * torch.randn(round(seconds * RATE), generator=generator)
+    decay = torch.exp(-torch.arange(2400) / 400.0)
+    for onset in onsets:
+        start = round(onset * RATE)
+        wav[start:start + 2400] += 0.5 * decay * torch.randn(2400, generator=generator)
+    return wav
+
+
+def test_detected_onsets_are_where_the_bursts_start():
+    found = detect_onsets(burst_track(), RATE)
+    assert len(found) == len(ONSETS), found
+    assert max(abs(f - o) for f, o in zip(found, ONSETS)) <= 0.02, found
+
+
+def test_identical_audio_scores_one(tmp_path):
+    path = write_scene_clip(tmp_path / "scene.wav", ["knock", "dog", "beep"], seed=4, seconds=2.56)
+    wav = torch.from_numpy(sf.read(str(path), dtype="float32")[0])
+    assert detect_onsets(wav, RATE)  # the scene has onsets to match
+    assert onset_f1(wav, wav[None], RATE) == [1.0]
+
+
+def test_shifted_onsets_score_low_and_within_the_window_still_match():
+    track = burst_track()
+    shifted = [burst_track([o + 0.15 for o in ONSETS]), burst_track([o + 0.03 for o in ONSETS], seed=1)]
+    far, near = onset_f1(track, torch.stack(shifted), RATE)
+    assert far < 0.3 and near == 1.0
+
+
+def test_each_onset_is_matched_once_and_silence_agrees_with_silence():
+    assert onset_f1_from_times([0.5], [0.49, 0.51]) == 2 * 0.5 * 1.0 / 1.5  # precision 1/2, recall 1
+    assert onset_f1_from_times([0.5, 0.54], [0.52]) == 2 / 3
+    assert onset_f1(torch.zeros(RATE), torch.zeros(2, RATE), RATE) == [1.0, 1.0]
+    assert onset_f1(torch.zeros(RATE), burst_track([0.3], seconds=1.0)[None], RATE) == [0.0]
+    assert np.isclose(onset_f1_from_times([0.1, 0.9], [0.1]), 2 / 3)
