@@ -28,13 +28,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from audio_editing.editing.recipe import SCHEDULES  # noqa: E402
 from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
 
-SCHEDULES = {
-    "paper": ["--emb_steps=500", "--emb_lr=0.002", "--ft_steps=1500", "--ft_lr=0.000001", "--loss_batch=1",
-              "--sample_steps=200"],
-    "fast": [],
-}
 PHASES = ("encode", "embedding", "finetune", "sampling", "scoring")
 
 
