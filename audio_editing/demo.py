@@ -457,7 +457,7 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
                 ft_mode = gr.Radio([("full", "full"), ("LoRA", "lora")], value=editor.ft_mode,
                                    label="Fine-tuning", elem_id="ft-mode")
                 button = gr.Button("Edit", variant="primary", elem_id="edit-button")
-        status = gr.Markdown(elem_id="status")
+        status = gr.Markdown(min_height=80, container=True, padding=True, elem_id="status")
         players = []
         for start in range(0, len(editor.etas), 4):
             with gr.Row():
@@ -481,7 +481,7 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
         edit_type.change(lambda t: gr.update(visible=t == "inpainting"), [edit_type], [span_row])
         button.click(run, [audio_in, edit_type, prompt, mask_start, mask_end, speed, ft_mode],
                      [status, *players, spectrograms, scores_plot, table, downloads],
-                     concurrency_limit=1, concurrency_id="edit")
+                     show_progress_on=[status], concurrency_limit=1, concurrency_id="edit")
         page.unload(end_session)
     return page
 

@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_scene_clip
-from tests.demo.conftest import TINY_DEMO_ARGS
+from tests.demo.conftest import CHROMEDRIVER, CHROMIUM, TINY_DEMO_ARGS
+
+pytest.importorskip("gradio", reason="the demo extra is not installed (pip install -e .[demo])")
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -e .[test])")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="no chromium/chromedriver here (apt-get install chromium chromium-driver)")
 
 ETAS = 3  # TINY_DEMO_ARGS' --etas
 assert "--etas=[0,0.5,1]" in TINY_DEMO_ARGS
