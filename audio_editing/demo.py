@@ -17,6 +17,8 @@ import os
 import re
 import secrets
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -82,8 +84,9 @@ class VisitorFiles:
     Layout: ``<root>/<visitor>/<session>/`` (the visitor: a hash of their cookie; the session:
     a hash of Gradio's id for one open tab). A session's folder is removed when its tab closes
     (or when its running edit ends, if later) or ``ttl`` seconds after its last use. Uploads
-    stay in Gradio's own folder; they are recorded as their uploader's and removed after ``ttl``.
-    ``gated`` is Gradio's temporary folder: inside it a file is served only to its owner.
+    stay in Gradio's own folder (one path per content, so two visitors may upload the same file);
+    each is readable by its uploaders and removed ``ttl`` seconds after its last upload.
+    ``gated`` is Gradio's temporary folder: inside it a file is served only to its owners.
 
     Example
     -------
@@ -103,7 +106,7 @@ class VisitorFiles:
         self.lock = threading.Lock()
         self.last_used: Dict[Path, float] = {}  # session folder -> time of last use
         self.busy, self.ended = set(), set()  # session folders with an edit running / whose tab closed
-        self.uploads: Dict[Path, tuple] = {}  # uploaded file -> (visitor folder name, time)
+        self.uploads: Dict[Path, Dict[str, float]] = {}  # uploaded file -> {visitor folder name: time}
 
     def session_folder(self, token: str, session: str) -> Path:
         folder = self.root / short_hash(token) / short_hash(session)
@@ -142,7 +145,7 @@ class VisitorFiles:
         now = time.time()
         with self.lock:
             for path in paths:
-                self.uploads[Path(os.path.abspath(path)).resolve()] = (short_hash(token), now)
+                self.uploads.setdefault(Path(os.path.abspath(path)).resolve(), {})[short_hash(token)] = now
 
     def may_read(self, token: Optional[str], path) -> bool:
         """False for a file in Gradio's folder that ``token``'s visitor did not upload or make."""
@@ -155,15 +158,14 @@ class VisitorFiles:
         if path.is_relative_to(self.root / visitor):
             return True
         with self.lock:
-            owner = self.uploads.get(path)
-        return owner is not None and owner[0] == visitor
+            return visitor in self.uploads.get(path, {})
 
     def sweep(self, now: Optional[float] = None) -> None:
         """Remove session folders and uploads unused for ``ttl`` seconds."""
         now = time.time() if now is None else now
         with self.lock:
             stale = [f for f, t in self.last_used.items() if now - t > self.ttl and f not in self.busy]
-            old_uploads = [p for p, (_, t) in self.uploads.items() if now - t > self.ttl]
+            old_uploads = [p for p, owners in self.uploads.items() if now - max(owners.values()) > self.ttl]
             for path in old_uploads:
                 del self.uploads[path]
         for folder in stale:
@@ -510,10 +512,15 @@ def launch_demo(argv, repo) -> None:
     files.start_sweeping(interval=min(60.0, ttl / 2))
     page = build_page(editor, files, ttl)
     page.queue(default_concurrency_limit=1, max_size=config["queue_size"], api_open=False)
+    # Stopped by a signal or Ctrl-C, the demo still removes every visitor's files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         page.launch(server_name=config["host"], server_port=config["port"], share=False,
                     max_file_size=f"{config['max_upload_mb']}mb", show_error=False, ssr_mode=False,
                     mcp_server=False, enable_monitoring=False, pwa=False, footer_links=[],
                     app_kwargs={"middleware": [Middleware(VisitorGate, files=files)]})
+    except OSError:
+        raise UserError(f"cannot serve on {config['host']}:{config['port']} (in use, or not this machine's "
+                        "address); choose another --port or --host") from None
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -53,6 +53,7 @@ def demo_server(tiny_model_dir, tmp_path_factory):
     server.terminate()
     server.wait(timeout=30)
     log.close()
+    assert not list((tmp / "gradio").glob("audio_editing_demo_*")), "the demo left visitors' files behind"
 
 
 @pytest.fixture

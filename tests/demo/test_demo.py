@@ -91,6 +91,8 @@ def test_visitor_files_are_their_owners_alone_and_go_when_done(tmp_path):
     assert not files.may_read("b", tab_a / "x.wav") and not files.may_read("b", upload)
     assert not files.may_read("b", f"{tab_b}/../../{short_hash('a')}/x.wav")  # no way out of one's folder
     assert not files.may_read("a", gated / "someone_elses.wav")
+    files.add_uploads("c", [str(upload)])  # the same content uploaded again: the same path, two owners
+    assert files.may_read("a", upload) and files.may_read("c", upload) and not files.may_read("b", upload)
     assert files.may_read(None, tmp_path / "elsewhere.txt")  # outside Gradio's folder: Gradio's rules
 
     with files.editing(tab_a):
