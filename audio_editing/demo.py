@@ -34,6 +34,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import ruamel.yaml  # noqa: E402
+import soundfile as sf  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 
 from audio_editing.cli import load_hparams, parse_arguments  # noqa: E402
@@ -305,14 +306,12 @@ class DemoEditor:
         return self.recipe_hparams / f"{edit_type}.yaml"
 
     def fits(self, wav_path) -> bool:
-        import soundfile as sf
-
         return sf.info(str(wav_path)).duration <= self.window_seconds + 1e-6
 
-    def check_upload(self, path, name: Optional[str] = None) -> None:
+    def check_upload(self, path) -> None:
         """The recipes' checks of an input file (readable, finite, short enough) plus the size limit."""
         path = Path(path)
-        name = name or path.name
+        name = path.name
         if path.is_file() and path.stat().st_size > self.max_upload_mb * 2**20:
             raise UserError(f"'{name}' is {path.stat().st_size / 2**20:.1f} MB; the demo takes files up to "
                             f"{self.max_upload_mb:g} MB (and {self.window_seconds:g} s)")
@@ -371,8 +370,15 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
     """The Gradio page (``gradio.Blocks``) over ``editor``; every visitor's files in ``files``."""
     import gradio as gr
 
+    def token_of(request: gr.Request) -> Optional[str]:
+        return visitor_token(request.headers.get("cookie"))
+
+    def check_owner(request: gr.Request, path) -> None:
+        if path and not files.may_read(token_of(request), path):
+            raise UserError("that file belongs to another visitor")
+
     def folder_of(request: gr.Request) -> Path:
-        token = visitor_token(request.headers.get("cookie"))
+        token = token_of(request)
         if not token:
             raise UserError("this page needs cookies to keep your files apart from other visitors'; "
                             "allow them and reload")
@@ -385,8 +391,7 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
         if not path:
             return ""
         try:
-            if not files.may_read(visitor_token(request.headers.get("cookie")), path):
-                raise UserError("that file belongs to another visitor")
+            check_owner(request, path)
             editor.check_upload(path)
         except UserError as err:
             return error_text(err)
@@ -408,8 +413,7 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
         blank = [None] * (len(editor.etas) + 3) + [gr.update(value=None)]
         try:
             folder = folder_of(request)
-            if source and not files.may_read(visitor_token(request.headers.get("cookie")), source):
-                raise UserError("that file belongs to another visitor")
+            check_owner(request, source)
             progress(0, desc="loading the model")
             with files.editing(folder):
                 out = editor.edit(folder, source, edit_type, prompt, speed=speed, ft_mode=ft_mode,
@@ -427,7 +431,7 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
                 gr.update(value=rows, headers=header), [str(p) for p in out.downloads]]
 
     def end_session(request: gr.Request):
-        files.end_session(visitor_token(request.headers.get("cookie")), request.session_hash)
+        files.end_session(token_of(request), request.session_hash)
 
     clips = [(f"{clip_id}: {e['target_prompt']}", clip_id) for clip_id, e in editor.clips.items()]
     with gr.Blocks(title="audio_editing: edit audio with a text prompt", analytics_enabled=False) as page:
@@ -442,8 +446,8 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
                 audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath", format=None,
                                     label="Input audio (upload or record)", buttons=["download"],
                                     elem_id="input-audio")
-                clip = gr.Dropdown(clips, value=None, label="...or a clip of the benchmark set", visible=bool(clips),
-                                   elem_id="clip")
+                clip = gr.Dropdown(clips, value=None, label="...or a clip of the benchmark set",
+                                   visible=bool(clips), elem_id="clip")
             with gr.Column():
                 edit_type = gr.Radio([(EDIT_TYPE_LABELS[t], t) for t in EDIT_TYPES], value="addition",
                                      label="Edit type", elem_id="edit-type")
