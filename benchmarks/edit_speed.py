@@ -35,13 +35,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from audio_editing.editing.recipe import PAPER_SETTINGS, PAPER_STEPS  # noqa: E402
 from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
 
-PAPER_STEPS = {"emb_steps": 500, "ft_steps": 1500, "sample_steps": 200}
-SCHEDULES = {
-    "paper": ["--emb_lr=0.002", "--ft_lr=0.000001", "--loss_batch=1", "--precision=fp32", "--eval_precision=fp32"],
-    "fast": [],
-}
 PHASES = ("encode", "embedding", "finetune", "sampling", "scoring")
 # The phase each step count drives: a shortened paper run scales these phases' seconds back up.
 SCALED_PHASES = {"emb_steps": "embedding", "ft_steps": "finetune", "sample_steps": "sampling"}
@@ -51,7 +47,7 @@ def schedule_args(schedule: str, paper_fraction: float, fast_precision: str) -> 
     """The overrides of one schedule (the paper's step counts times ``paper_fraction``)."""
     if schedule == "paper":
         steps = [f"--{key}={max(1, round(value * paper_fraction))}" for key, value in PAPER_STEPS.items()]
-        return SCHEDULES["paper"] + steps
+        return PAPER_SETTINGS + ["--precision=fp32", "--eval_precision=fp32"] + steps
     return [f"--precision={fast_precision}", f"--eval_precision={fast_precision}"]
 
 

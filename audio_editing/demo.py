@@ -1,0 +1,530 @@
+"""The web demo: the recipes' editor behind a local Gradio page, for several visitors at once.
+
+Each edit goes through ``run_edit`` with the editor class of ``recipes/<edit_type>/edit.py``,
+exactly as on the command line, so the page shows the recipes' own outputs and their own
+``UserError`` messages. Edits queue and run one at a time. Every visitor (a browser, known by a
+random cookie) has a folder of their own; the server gives a file in Gradio's temporary folder
+only to the visitor who owns it, and removes a visitor's files when their tab closes or
+``results_ttl_seconds`` after their last edit.
+
+Run it with ``python recipes/demo/app.py hparams/demo.yaml`` (needs ``pip install -e .[demo]``).
+"""
+
+import hashlib
+import html
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from typing import Dict, List, Optional
+
+# Nothing leaves the machine: no usage statistics, no update check (read when gradio is imported).
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import ruamel.yaml  # noqa: E402
+import soundfile as sf  # noqa: E402
+from hyperpyyaml import load_hyperpyyaml  # noqa: E402
+
+from audio_editing.cli import load_hparams, parse_arguments  # noqa: E402
+from audio_editing.data.audio import atomic_write, load_audio  # noqa: E402
+from audio_editing.editing.recipe import SCHEDULES, check_etas, check_length, run_edit  # noqa: E402
+from audio_editing.errors import UserError  # noqa: E402
+from audio_editing.evaluation.batch import EDIT_TYPES, read_manifest, recipe_editor  # noqa: E402
+
+
+COOKIE = "audio_editing_visitor"
+# Set by the demo for each edit, so not accepted on its command line.
+PER_EDIT_KEYS = ("input_wav", "target_prompt", "output_folder", "edit_id", "mask_start", "mask_end")
+# What the zip of one edit holds (the checkpoint folder stays out).
+ZIPPED = ("input.wav", "edit_eta*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png",
+          "train_log.txt", "hyperparams.yaml")
+EDIT_TYPE_LABELS = {"addition": "addition (prompt: the whole new scene)",
+                    "style_transfer": "style transfer (prompt: the new sound)",
+                    "inpainting": "inpainting (prompt: the sound for the blank span)"}
+
+
+def visitor_token(cookie_header: Optional[str]) -> Optional[str]:
+    """The visitor's cookie value from a ``Cookie`` header, if any.
+
+    Example
+    -------
+    >>> visitor_token("a=1; audio_editing_visitor=abc")
+    'abc'
+    >>> visitor_token(None) is None
+    True
+    """
+    if not cookie_header:
+        return None
+    try:
+        morsel = SimpleCookie(cookie_header).get(COOKIE)
+    except CookieError:
+        return None
+    return morsel.value if morsel else None
+
+
+def short_hash(text: str) -> str:
+    """A folder name derived from a secret (the cookie) or a client-chosen id, safe in a path."""
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class VisitorFiles:
+    """Each visitor's files in a folder of their own, readable by them alone, removed when done.
+
+    Layout: ``<root>/<visitor>/<session>/`` (the visitor: a hash of their cookie; the session:
+    a hash of Gradio's id for one open tab). A session's folder is removed when its tab closes
+    (or when its running edit ends, if later) or ``ttl`` seconds after its last use. Uploads
+    stay in Gradio's own folder (one path per content, so two visitors may upload the same file);
+    each is readable by its uploaders and removed ``ttl`` seconds after its last upload.
+    ``gated`` is Gradio's temporary folder: inside it a file is served only to its owners.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> gated = Path(tempfile.mkdtemp())
+    >>> files = VisitorFiles(gated / "demo", gated, ttl=60)
+    >>> mine = files.session_folder("cookie-a", "tab-1") / "best.wav"
+    >>> _ = mine.write_bytes(b"RIFF")
+    >>> files.may_read("cookie-a", mine), files.may_read("cookie-b", mine), files.may_read(None, mine)
+    (True, False, False)
+    >>> files.end_session("cookie-a", "tab-1"); mine.exists()
+    False
+    """
+
+    def __init__(self, root, gated, ttl: float):
+        self.root, self.gated, self.ttl = Path(root).resolve(), Path(gated).resolve(), ttl
+        self.lock = threading.Lock()
+        self.last_used: Dict[Path, float] = {}  # session folder -> time of last use
+        self.busy, self.ended = set(), set()  # session folders with an edit running / whose tab closed
+        self.uploads: Dict[Path, Dict[str, float]] = {}  # uploaded file -> {visitor folder name: time}
+
+    def session_folder(self, token: str, session: str) -> Path:
+        folder = self.root / short_hash(token) / short_hash(session)
+        folder.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            self.last_used[folder] = time.time()
+            self.ended.discard(folder)
+        return folder
+
+    @contextmanager
+    def editing(self, folder: Path):
+        """Keep ``folder`` while an edit writes to it; its TTL counts from the edit's end."""
+        with self.lock:
+            self.busy.add(folder)
+        try:
+            yield folder
+        finally:
+            with self.lock:
+                self.busy.discard(folder)
+                self.last_used[folder] = time.time()
+                ended = folder in self.ended
+            if ended:
+                self._remove(folder)
+
+    def end_session(self, token: Optional[str], session: str) -> None:
+        if not token:
+            return
+        folder = self.root / short_hash(token) / short_hash(session)
+        with self.lock:
+            if folder in self.busy:
+                self.ended.add(folder)
+                return
+        self._remove(folder)
+
+    def add_uploads(self, token: str, paths: List[str]) -> None:
+        now = time.time()
+        with self.lock:
+            for path in paths:
+                self.uploads.setdefault(Path(os.path.abspath(path)).resolve(), {})[short_hash(token)] = now
+
+    def may_read(self, token: Optional[str], path) -> bool:
+        """False for a file in Gradio's folder that ``token``'s visitor did not upload or make."""
+        path = Path(os.path.abspath(str(path))).resolve()
+        if not path.is_relative_to(self.gated):
+            return True  # not a visitor's file; Gradio's own rules apply
+        if not token:
+            return False
+        visitor = short_hash(token)
+        if path.is_relative_to(self.root / visitor):
+            return True
+        with self.lock:
+            return visitor in self.uploads.get(path, {})
+
+    def sweep(self, now: Optional[float] = None) -> None:
+        """Remove session folders and uploads unused for ``ttl`` seconds."""
+        now = time.time() if now is None else now
+        with self.lock:
+            stale = [f for f, t in self.last_used.items() if now - t > self.ttl and f not in self.busy]
+            old_uploads = [p for p, owners in self.uploads.items() if now - max(owners.values()) > self.ttl]
+            for path in old_uploads:
+                del self.uploads[path]
+        for folder in stale:
+            self._remove(folder)
+        for path in old_uploads:
+            shutil.rmtree(path.parent, ignore_errors=True)  # Gradio keeps each upload in a folder of its own
+
+    def start_sweeping(self, interval: float) -> None:
+        def loop():
+            while True:
+                time.sleep(interval)
+                self.sweep()
+
+        threading.Thread(target=loop, name="demo-file-sweeper", daemon=True).start()
+
+    def _remove(self, folder: Path) -> None:
+        with self.lock:
+            self.last_used.pop(folder, None)
+            self.ended.discard(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder.parent != self.root and folder.parent.is_dir() and not any(folder.parent.iterdir()):
+            folder.parent.rmdir()
+
+
+class VisitorGate:
+    """ASGI middleware: a cookie for each browser, files served only to their owner, uploads recorded.
+
+    Gradio serves any file of its temporary folder to whoever has its URL; this gate answers 403
+    unless ``VisitorFiles.may_read`` says the requesting visitor owns the file.
+    """
+
+    FILE_ROUTE = re.compile(r"/file[=/](.+)$")
+
+    def __init__(self, app, files: VisitorFiles):
+        self.app, self.files = app, files
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        token = visitor_token(headers.get(b"cookie", b"").decode("latin-1"))
+        new_token = None if token else secrets.token_urlsafe(32)
+        match = self.FILE_ROUTE.search(scope["path"])
+        if match and not self.files.may_read(token, match.group(1)):
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain")]})
+            return await send({"type": "http.response.body", "body": b"This file belongs to another visitor."})
+        is_upload = scope["method"] == "POST" and scope["path"].endswith("/upload")
+        body = []
+
+        async def send_and_record(message):
+            if message["type"] == "http.response.start" and new_token:
+                cookie = f"{COOKIE}={new_token}; Path=/; HttpOnly; SameSite=Strict"
+                message = dict(message, headers=[*message.get("headers", []), (b"set-cookie", cookie.encode())])
+            if is_upload and message["type"] == "http.response.body" and token:
+                body.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self._record_upload(token, b"".join(body))
+            await send(message)
+
+        await self.app(scope, receive, send_and_record)
+
+    def _record_upload(self, token: str, body: bytes) -> None:
+        try:
+            paths = json.loads(body)
+        except ValueError:
+            return  # an error answer: nothing was stored
+        if isinstance(paths, list):
+            self.files.add_uploads(token, [p for p in paths if isinstance(p, str)])
+
+
+@dataclass
+class EditOutputs:
+    """What the page shows after one edit (all paths inside the visitor's folder)."""
+
+    etas: List[float]
+    best_index: int
+    wavs: List[Path]  # one per eta
+    spectrograms: Path
+    scores_plot: Path
+    table: List[List[str]]  # scores.csv: header row, then one row per eta
+    downloads: List[Path]  # best.wav, the zip of every output, scores.csv
+
+
+def pack_edit(folder: Path) -> Path:
+    """``<folder>.zip`` with the edit's outputs (not its checkpoints)."""
+    target = folder.with_suffix(".zip")
+
+    def write(tmp):
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for pattern in ZIPPED:
+                for path in sorted(folder.glob(pattern)):
+                    archive.write(path, f"{folder.name}/{path.name}")
+
+    atomic_write(target, write)
+    return target
+
+
+def split_arguments(argv, demo_keys):
+    """(demo hparams file, the demo's own overrides, recipe arguments passed to every edit)."""
+    hparams_file, run_opts, overrides = parse_arguments(argv)
+    demo_overrides = {k: v for k, v in overrides.items() if k in demo_keys}
+    fixed = sorted(k for k in overrides if k in PER_EDIT_KEYS)
+    if fixed:
+        raise UserError(f"--{fixed[0]} is set per edit on the page; leave it out of the demo's command line")
+    recipe_args = [f"--{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items()
+                   if k not in demo_keys]
+    for name in sorted(run_opts.overridden_args):
+        value = getattr(run_opts, name)
+        recipe_args.append(f"--{name}" if value is True else f"--{name}={value}")
+    return hparams_file, demo_overrides, recipe_args
+
+
+class DemoEditor:
+    """What the page does, without the page: check an upload, run one edit as the recipes do, pack it.
+
+    ``recipe_args`` (e.g. ``--backbone=tango --emb_steps=50``) go to every edit; they are checked,
+    and the model loaded once, here, so that a mistake stops the demo before it serves anyone.
+    """
+
+    def __init__(self, repo, recipe_hparams, recipe_args: List[str], max_upload_mb: float, manifest=None):
+        self.repo, self.recipe_hparams = Path(repo), Path(recipe_hparams)
+        self.recipe_args, self.max_upload_mb = list(recipe_args), max_upload_mb
+        self.editors = {edit_type: recipe_editor(edit_type, self.repo) for edit_type in EDIT_TYPES}
+        _, _, overrides = parse_arguments([str(self.hparams_file("addition")), *self.recipe_args])
+        hparams, _ = load_hparams(self.hparams_file("addition"),
+                                  dict(overrides, input_wav="-", target_prompt="-", edit_id="-"))
+        backbone = hparams["ldm"]
+        self.sample_rate, self.window_seconds = backbone.sample_rate, backbone.window_seconds
+        self.etas = check_etas(hparams["etas"])
+        self.ft_mode = hparams["ft_mode"]
+        self.clips = {}
+        if manifest and Path(manifest).is_file():
+            self.clips = {e["id"]: e for e in read_manifest(manifest) if self.fits(e["wav"])}
+
+    def hparams_file(self, edit_type: str) -> Path:
+        return self.recipe_hparams / f"{edit_type}.yaml"
+
+    def fits(self, wav_path) -> bool:
+        return sf.info(str(wav_path)).duration <= self.window_seconds + 1e-6
+
+    def check_upload(self, path) -> None:
+        """The recipes' checks of an input file (readable, finite, short enough) plus the size limit."""
+        path = Path(path)
+        name = path.name
+        if path.is_file() and path.stat().st_size > self.max_upload_mb * 2**20:
+            raise UserError(f"'{name}' is {path.stat().st_size / 2**20:.1f} MB; the demo takes files up to "
+                            f"{self.max_upload_mb:g} MB (and {self.window_seconds:g} s)")
+        with messages_naming(path, name):
+            check_length(load_audio(path, self.sample_rate), self, path)  # self: sample_rate, window_seconds
+
+    def edit_argv(self, edit_type, input_path, prompt, folder, edit_id, speed="fast", ft_mode=None,
+                  mask_start=None, mask_end=None) -> List[str]:
+        """The recipe command line of one edit: the demo's arguments, then the visitor's choices."""
+        if edit_type not in EDIT_TYPES:
+            raise UserError(f"unknown edit type '{edit_type}'; choose one of {', '.join(EDIT_TYPES)}")
+        if speed not in SCHEDULES:
+            raise UserError(f"unknown speed '{speed}'; choose one of {', '.join(SCHEDULES)}")
+        argv = [str(self.hparams_file(edit_type)), *self.recipe_args, *SCHEDULES[speed],
+                f"--input_wav={input_path}", f"--target_prompt={prompt}", f"--output_folder={folder}",
+                f"--edit_id={edit_id}"]
+        if ft_mode:
+            argv.append(f"--ft_mode={ft_mode}")
+        if edit_type == "inpainting":
+            argv += [f"--{key}={value:g}" for key, value in (("mask_start", mask_start), ("mask_end", mask_end))
+                     if value is not None]
+        return argv
+
+    def edit(self, folder: Path, source, edit_type: str, prompt: str, **choices) -> EditOutputs:
+        """Copy ``source`` into ``folder`` and edit it there; ``choices``: ``edit_argv``'s keywords."""
+        if not source:
+            raise UserError("no input audio: upload or record a clip, or pick one of the benchmark set")
+        source = Path(source)
+        self.check_upload(source)
+        edit_id = f"edit_{sum(1 for _ in folder.glob('edit_*_input')) + 1}"
+        input_path = folder / f"{edit_id}_input" / source.name
+        input_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, input_path)
+        argv = self.edit_argv(edit_type, input_path, prompt, folder, edit_id, **choices)
+        with messages_naming(input_path, source.name):
+            result = run_edit(self.editors[edit_type], argv)
+        table = [line.split(",") for line in (result.folder / "scores.csv").read_text().splitlines()]
+        return EditOutputs(
+            etas=result.etas, best_index=result.best_index,
+            wavs=[result.folder / f"edit_eta{eta:.2f}.wav" for eta in result.etas],
+            spectrograms=result.folder / "spectrograms.png", scores_plot=result.folder / "clap_vs_eta.png",
+            table=table,
+            downloads=[result.folder / "best.wav", pack_edit(result.folder), result.folder / "scores.csv"])
+
+
+@contextmanager
+def messages_naming(path: Path, name: str):
+    """Show the visitor their file's name, not where the server keeps it, in a ``UserError``."""
+    try:
+        yield
+    except UserError as err:
+        raise UserError(str(err).replace(str(path), name)) from None
+
+
+def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
+    """The Gradio page (``gradio.Blocks``) over ``editor``; every visitor's files in ``files``."""
+    import gradio as gr
+
+    def token_of(request: gr.Request) -> Optional[str]:
+        return visitor_token(request.headers.get("cookie"))
+
+    def check_owner(request: gr.Request, path) -> None:
+        if path and not files.may_read(token_of(request), path):
+            raise UserError("that file belongs to another visitor")
+
+    def folder_of(request: gr.Request) -> Path:
+        token = token_of(request)
+        if not token:
+            raise UserError("this page needs cookies to keep your files apart from other visitors'; "
+                            "allow them and reload")
+        return files.session_folder(token, request.session_hash)
+
+    def error_text(err) -> str:
+        return f"**error:** {html.escape(str(err))}"
+
+    def check_upload(path, request: gr.Request):
+        if not path:
+            return ""
+        try:
+            check_owner(request, path)
+            editor.check_upload(path)
+        except UserError as err:
+            return error_text(err)
+        return f"Ready: `{html.escape(Path(path).name)}`. Type the target prompt and press Edit."
+
+    def pick_clip(clip_id, request: gr.Request):
+        entry = editor.clips.get(clip_id)
+        if entry is None:
+            return [gr.update()] * 6
+        copy = folder_of(request) / "benchmark" / Path(entry["wav"]).name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry["wav"], copy)
+        span = [float(entry[k]) if entry.get(k) not in (None, "") else None for k in ("mask_start", "mask_end")]
+        return [str(copy), entry["edit_type"], entry["target_prompt"], *span,
+                f"Benchmark clip `{clip_id}` ({entry['edit_type'].replace('_', ' ')}): its prompt is filled in."]
+
+    def run(source, edit_type, prompt, mask_start, mask_end, speed, ft_mode, request: gr.Request,
+            progress=gr.Progress(track_tqdm=True)):
+        blank = [None] * (len(editor.etas) + 3) + [gr.update(value=None)]
+        try:
+            folder = folder_of(request)
+            check_owner(request, source)
+            progress(0, desc="loading the model")
+            with files.editing(folder):
+                out = editor.edit(folder, source, edit_type, prompt, speed=speed, ft_mode=ft_mode,
+                                  mask_start=mask_start, mask_end=mask_end)
+        except UserError as err:
+            return [error_text(err), *blank]
+        header, rows = out.table[0], out.table[1:]
+        best = dict(zip(header, rows[out.best_index]))
+        status = (f"**Best edit: eta = {out.etas[out.best_index]:g}** (Text {best['text_clap']} + Audio "
+                  f"{best['audio_clap']} = {best['sum']}). Your files are kept until you close this tab, "
+                  f"at most {ttl_seconds / 60:g} minutes after your last edit.")
+        players = [gr.update(value=str(w), label=f"eta = {eta:g}" + (" (best)" if i == out.best_index else ""))
+                   for i, (eta, w) in enumerate(zip(out.etas, out.wavs))]
+        return [status, *players, str(out.spectrograms), str(out.scores_plot),
+                gr.update(value=rows, headers=header), [str(p) for p in out.downloads]]
+
+    def end_session(request: gr.Request):
+        files.end_session(token_of(request), request.session_hash)
+
+    clips = [(f"{clip_id}: {e['target_prompt']}", clip_id) for clip_id, e in editor.clips.items()]
+    with gr.Blocks(title="audio_editing: edit audio with a text prompt", analytics_enabled=False) as page:
+        gr.Markdown("# Edit audio with a text prompt\n"
+                    "The input is fitted by the model (step 1: embedding, step 2: fine-tuning), then sampled "
+                    "for several eta (step 3): eta 0 reconstructs the input, larger eta follows the prompt "
+                    "more. The edit with the best Text-CLAP + Audio-CLAP is marked best. "
+                    f"Inputs: wav, flac or ogg, up to {editor.window_seconds:g} s and {editor.max_upload_mb:g} MB; "
+                    "one edit runs at a time, others wait in line.")
+        with gr.Row():
+            with gr.Column():
+                audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath", format=None,
+                                    label="Input audio (upload or record)", buttons=["download"],
+                                    elem_id="input-audio")
+                clip = gr.Dropdown(clips, value=None, label="...or a clip of the benchmark set",
+                                   visible=bool(clips), elem_id="clip")
+            with gr.Column():
+                edit_type = gr.Radio([(EDIT_TYPE_LABELS[t], t) for t in EDIT_TYPES], value="addition",
+                                     label="Edit type", elem_id="edit-type")
+                prompt = gr.Textbox(label="Target prompt", placeholder="e.g. a dog barks while rain falls",
+                                    elem_id="prompt")
+                with gr.Row(visible=False) as span_row:
+                    mask_start = gr.Number(label="blank span from (s; empty: find the silent gap)",
+                                           elem_id="mask-start")
+                    mask_end = gr.Number(label="to (s)", elem_id="mask-end")
+                speed = gr.Radio([("fast: the backbone's schedule", "fast"),
+                                  ("paper: 500 + 1500 steps, 200 sampling steps", "paper")],
+                                 value="fast", label="Speed", elem_id="speed")
+                ft_mode = gr.Radio([("full", "full"), ("LoRA", "lora")], value=editor.ft_mode,
+                                   label="Fine-tuning", elem_id="ft-mode")
+                button = gr.Button("Edit", variant="primary", elem_id="edit-button")
+        status = gr.Markdown(min_height=80, container=True, padding=True, elem_id="status")
+        players = []
+        for start in range(0, len(editor.etas), 4):
+            with gr.Row():
+                players += [gr.Audio(label=f"eta = {eta:g}", interactive=False, buttons=["download"],
+                                     elem_classes="edit-player")
+                            for eta in editor.etas[start:start + 4]]
+        with gr.Row():
+            spectrograms = gr.Image(label="Spectrograms: the input, then each eta", type="filepath",
+                                    interactive=False, buttons=["download", "fullscreen"], elem_id="spectrograms")
+            scores_plot = gr.Image(label="Text-CLAP and Audio-CLAP against eta (dashed: chosen)",
+                                   type="filepath", interactive=False, buttons=["download", "fullscreen"],
+                                   elem_id="scores-plot")
+        table = gr.Dataframe(label="Scores per eta", interactive=False, elem_id="scores")
+        downloads = gr.File(label="Downloads: best edit, all edits (zip), scores.csv", file_count="multiple",
+                            interactive=False, elem_id="downloads")
+
+        audio_in.upload(check_upload, [audio_in], [status])
+        audio_in.stop_recording(check_upload, [audio_in], [status])
+        audio_in.clear(lambda: "", None, [status])
+        clip.input(pick_clip, [clip], [audio_in, edit_type, prompt, mask_start, mask_end, status])
+        edit_type.change(lambda t: gr.update(visible=t == "inpainting"), [edit_type], [span_row])
+        button.click(run, [audio_in, edit_type, prompt, mask_start, mask_end, speed, ft_mode],
+                     [status, *players, spectrograms, scores_plot, table, downloads],
+                     show_progress_on=[status], concurrency_limit=1, concurrency_id="edit")
+        page.unload(end_session)
+    return page
+
+
+def launch_demo(argv, repo) -> None:
+    """Parse ``hparams/demo.yaml [--key=value ...]``, load the model, serve the page until stopped."""
+    import gradio as gr
+    from gradio.utils import get_upload_folder
+    from starlette.middleware import Middleware
+
+    demo_file = Path(argv[0]) if argv else None
+    if demo_file is None or not demo_file.is_file():
+        raise UserError("the first argument must be the demo's hparams file, e.g. hparams/demo.yaml")
+    text = demo_file.read_text()
+    demo_keys = set(ruamel.yaml.YAML(typ="safe").load(text))
+    _, demo_overrides, recipe_args = split_arguments(argv, demo_keys)
+    config = load_hyperpyyaml(text, demo_overrides)
+    editor = DemoEditor(repo, config["recipe_hparams"], recipe_args, config["max_upload_mb"], config["manifest"])
+
+    ttl = float(config["results_ttl_seconds"])
+    gated = Path(get_upload_folder())
+    gated.mkdir(parents=True, exist_ok=True)
+    # The visitors' folders lie in Gradio's folder, so that Gradio serves their files without copies.
+    root = Path(tempfile.mkdtemp(prefix="audio_editing_demo_", dir=gated))
+    files = VisitorFiles(root, gated, ttl)
+    files.start_sweeping(interval=min(60.0, ttl / 2))
+    page = build_page(editor, files, ttl)
+    page.queue(default_concurrency_limit=1, max_size=config["queue_size"], api_open=False)
+    # Stopped by a signal or Ctrl-C, the demo still removes every visitor's files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        page.launch(server_name=config["host"], server_port=config["port"], share=False,
+                    max_file_size=f"{config['max_upload_mb']}mb", show_error=False, ssr_mode=False,
+                    mcp_server=False, enable_monitoring=False, pwa=False, footer_links=[],
+                    app_kwargs={"middleware": [Middleware(VisitorGate, files=files)]})
+    except OSError:
+        raise UserError(f"cannot serve on {config['host']}:{config['port']} (in use, or not this machine's "
+                        "address); choose another --port or --host") from None
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
