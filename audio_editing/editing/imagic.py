@@ -80,17 +80,21 @@ class EditProgress:
 
 @register_checkpoint_hooks
 class TrainableUNetState:
-    """Checkpoints only what step 2 trains: the LoRA adapter, or the whole UNet when fully fine-tuned."""
+    """Checkpoints only what step 2 trains: the LoRA adapter, or the whole UNet when fully fine-tuned.
 
-    def __init__(self, unet, mode: str):
-        self.unet, self.mode = unet, mode
+    A fully fine-tuned UNet is written only once step 2 has changed it (``changed()``): before
+    that it equals the pretrained one, and for a TANGO-size model the copy is 3.5 GB.
+    """
+
+    def __init__(self, unet, mode: str, changed=lambda: True):
+        self.unet, self.mode, self.changed = unet, mode, changed
 
     def state_dict(self):
         if self.mode == "lora":
             from peft import get_peft_model_state_dict
 
             return get_peft_model_state_dict(self.unet)
-        return self.unet.state_dict()
+        return self.unet.state_dict() if self.changed() else {}
 
     @mark_as_saver
     def _save(self, path):
@@ -103,7 +107,7 @@ class TrainableUNetState:
             from peft import set_peft_model_state_dict
 
             set_peft_model_state_dict(self.unet, state)
-        else:
+        elif state:  # empty: saved before step 2 changed anything
             self.unet.load_state_dict(state)
 
 
@@ -136,6 +140,7 @@ class ImagicEditor(sb.Brain):
     Hparams used: ``emb_steps``, ``emb_lr``, ``ft_steps``, ``ft_lr``, ``ft_mode`` (full | lora),
     ``lora_rank``, ``loss_batch`` (timesteps drawn per optimisation step), ``t_min``, ``t_max``,
     ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``,
+    ``ckpt_min_minutes``,
     ``log_interval``, ``input_peak`` (the peak level the model sees; outputs are scaled back),
     ``scorer`` (an ``AudioTextScorer``), ``train_logger``.
     """
@@ -221,6 +226,7 @@ class ImagicEditor(sb.Brain):
         self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr)
         self.progress = EditProgress()
         self.progress.fingerprint = self.fingerprint(wav, target_prompt)
+        self.last_checkpoint = time.monotonic()
         self.resumed_from = self.recover()
         self.losses = self.progress.losses
 
@@ -292,10 +298,16 @@ class ImagicEditor(sb.Brain):
                     self.hparams.train_logger.log_stats(
                         stats_meta={"phase": phase, "step": progress.step},
                         train_stats={"loss": sum(recent) / len(recent)})
-                if progress.step % self.hparams.ckpt_interval_steps == 0 and progress.step < steps:
+                if (progress.step % self.hparams.ckpt_interval_steps == 0 and progress.step < steps
+                        and self.checkpoint_due()):
                     self.save_checkpoint()
         progress.phase, progress.step = PHASES[PHASES.index(phase) + 1], 0
-        self.save_checkpoint()
+        if phase == "embedding" or self.checkpoint_due():  # the end of step 1 is cheap to keep
+            self.save_checkpoint()
+
+    def checkpoint_due(self) -> bool:
+        """At most one checkpoint per ``ckpt_min_minutes`` (0: at every ``ckpt_interval_steps``)."""
+        return time.monotonic() - self.last_checkpoint >= 60 * self.hparams.ckpt_min_minutes
 
     @torch.no_grad()
     def sample_edits(self, etas: List[float], e_target: TextCond, e_opt: TextCond) -> torch.Tensor:
@@ -351,8 +363,10 @@ class ImagicEditor(sb.Brain):
     def recover(self) -> Optional[str]:
         """Load the latest checkpoint of this edit (``check_resumable`` has vetted it)."""
         checkpointer = self.checkpointer
+        progress = self.progress
+        unet_changed = lambda: progress.phase == "done" or (progress.phase == "finetune" and progress.step > 0)  # noqa: E731
         for name, obj in (("embedding", self.embedding), ("unet", TrainableUNetState(
-                self.modules.backbone.unet, self.hparams.ft_mode)), ("emb_optimizer", self.emb_optimizer),
+                self.modules.backbone.unet, self.hparams.ft_mode, unet_changed)), ("emb_optimizer", self.emb_optimizer),
                 ("ft_optimizer", self.ft_optimizer), ("progress", self.progress)):
             checkpointer.add_recoverable(name, obj)
         if checkpointer.recover_if_possible() is None:
@@ -363,6 +377,7 @@ class ImagicEditor(sb.Brain):
         return where
 
     def save_checkpoint(self) -> None:
+        self.last_checkpoint = time.monotonic()
         self.checkpointer.save_and_keep_only(
             meta={"fingerprint": self.progress.fingerprint, "phase": self.progress.phase,
                   "step": self.progress.step}, num_to_keep=1)

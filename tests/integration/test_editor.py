@@ -41,7 +41,8 @@ def test_outputs_of_one_edit(clip, tiny_model_dir, tmp_path):
 def test_lora_trains_and_saves_only_the_adapter(clip, tiny_model_dir, tmp_path):
     from safetensors.torch import load_file
 
-    result = edit(clip, tiny_model_dir, tmp_path, "--ft_mode=lora", "--lora_rank=2", "--ft_lr=0.01")
+    result = edit(clip, tiny_model_dir, tmp_path, "--ft_mode=lora", "--lora_rank=2", "--ft_lr=0.01",
+                  "--ckpt_min_minutes=0")
     ckpt = next((result.folder / "save").glob("CKPT*"))
     state = torch.load(ckpt / "unet.ckpt")
     assert state and all("lora" in key for key in state), list(state)[:5]
@@ -107,3 +108,16 @@ def test_inpainting_leaves_every_observed_sample_bit_identical(gap_clip, tiny_mo
         assert len(out) == len(original)
         assert (out[:start] == original[:start]).all() and (out[end:] == original[end:]).all()
         assert abs(out[start:end]).max() > 0  # the span was filled
+
+
+@pytest.mark.parametrize("minutes, last_phase", [(0, "done"), (60, "finetune")])
+def test_checkpoints_follow_the_time_interval(clip, tiny_model_dir, tmp_path, minutes, last_phase):
+    """``ckpt_min_minutes=0`` saves at every interval and the end; a long interval keeps only
+    the end of step 1, whose fully fine-tuned UNet part is empty (it equals the pretrained one)."""
+    import yaml
+
+    result = edit(clip, tiny_model_dir, tmp_path, "--ckpt_interval_steps=2", f"--ckpt_min_minutes={minutes}")
+    (ckpt,) = (result.folder / "save").glob("CKPT*")
+    assert yaml.safe_load((ckpt / "CKPT.yaml").read_text())["phase"] == last_phase
+    unet_state = torch.load(ckpt / "unet.ckpt")
+    assert bool(unet_state) == (last_phase == "done")
