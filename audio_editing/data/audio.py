@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # A peak below this (-140 dBFS, under the smallest step of 24-bit PCM) is silence: nothing to edit.
 SILENCE_PEAK = 1e-7
+# Shorter inputs are refused: too short for a spectrogram frame, and nothing to edit.
+MIN_SECONDS = 0.1
 # Output formats that keep what the input had; everything else is written as 16-bit PCM.
 KEPT_SUBTYPES = {"PCM_24": "PCM_24", "PCM_32": "PCM_32", "FLOAT": "FLOAT", "DOUBLE": "FLOAT"}
 
@@ -112,6 +114,9 @@ def read_audio(path) -> AudioClip:
                         "use a wav, flac or ogg file") from None
     if data.shape[0] == 0:
         raise UserError(f"'{path}' contains no audio samples; use a non-empty recording")
+    if data.shape[0] < MIN_SECONDS * rate:
+        raise UserError(f"'{path}' is {1000 * data.shape[0] / rate:.1f} ms long; an edit needs at least "
+                        f"{MIN_SECONDS:g} s of audio")
     if not np.isfinite(data).all():
         raise UserError(f"'{path}' contains NaN or infinite samples; repair or re-export the file")
     peak = float(np.abs(data).max())
@@ -138,9 +143,10 @@ def load_audio(path, sample_rate: int) -> torch.Tensor:
     return read_audio(path).to_model(sample_rate)
 
 
-def check_audible(wav: torch.Tensor, path) -> None:
-    """The model input must not be silent (a file whose channels cancel out downmixes to zeros)."""
-    if float(wav.abs().max()) < SILENCE_PEAK:
+def check_audible(clip: AudioClip, wav: torch.Tensor, path) -> None:
+    """The mono model input must keep the file's sound: channels in opposite phase cancel out
+    (to zeros, or to quantisation noise more than 80 dB below the channels' peak)."""
+    if float(wav.abs().max()) < max(SILENCE_PEAK, 1e-4 * float(clip.samples.abs().max())):
         raise UserError(f"'{path}' is silent once downmixed to mono (its channels cancel out); "
                         "there is nothing to edit")
 

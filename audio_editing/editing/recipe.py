@@ -118,7 +118,7 @@ def run_edit(editor_class, argv):
     input_path = Path(hparams["input_wav"])
     clip = read_audio(input_path)
     wav = clip.to_model(backbone.sample_rate)
-    check_audible(wav, input_path)
+    check_audible(clip, wav, input_path)
     check_long_input(hparams, clip.seconds, backbone.window_seconds, input_path)
     edit_folder = Path(hparams["edit_folder"])
     check_output_folder(edit_folder, [input_path])

@@ -156,7 +156,7 @@ def check_entries(entries: List[dict]) -> None:
         try:
             check_prompt(entry["target_prompt"])
             clip = read_audio(entry["wav"])
-            check_audible(clip.samples.mean(dim=0), entry["wav"])
+            check_audible(clip, clip.samples.mean(dim=0), entry["wav"])
             if entry.get("reference"):
                 read_audio(entry["reference"])
         except UserError as err:
