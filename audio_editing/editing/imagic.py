@@ -346,7 +346,7 @@ class ImagicEditor(sb.Brain):
                     self.hparams.train_logger.log_stats(
                         stats_meta={"phase": phase, "step": progress.step},
                         train_stats={"loss": sum(recent) / len(recent)})
-                if progress.step % self.hparams.ckpt_interval_steps == 0 and progress.step < steps:
+                if progress.step % self.ckpt_interval_steps == 0 and progress.step < steps:
                     self.save_checkpoint()
         progress.phase, progress.step = PHASES[PHASES.index(phase) + 1], 0
         self.save_checkpoint()
