@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, NamedTuple, Optional
 
-import numpy as np
 import speechbrain as sb
 import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
@@ -54,13 +53,6 @@ class Draws(NamedTuple):
     noise: torch.Tensor  # [n, C, time, freq]
     cond: TextCond  # [n, ...] each draw's window's embedding
     windows: torch.Tensor  # [n] window index of each draw
-
-
-def step_generator(seed: int, phase: str, step: int) -> torch.Generator:
-    """The random draws of one optimisation step depend only on (seed, phase, step), so a resumed
-    run draws exactly what an uninterrupted one would have."""
-    state = np.random.SeedSequence([seed, PHASES.index(phase), step]).generate_state(1)[0]
-    return torch.Generator().manual_seed(int(state))
 
 
 class PhaseClock:
@@ -92,23 +84,26 @@ class EmbeddingHolder(torch.nn.Module):
 
 @register_checkpoint_hooks
 class EditProgress:
-    """Which phase the edit is in and how many of its steps are done (checkpointed)."""
+    """Which phase the edit is in, how many of its steps are done, and the state of the generator
+    of the training draws (checkpointed: a resumed run draws what an uninterrupted one would)."""
 
-    def __init__(self):
+    def __init__(self, seed: int):
         self.phase, self.step, self.fingerprint = "embedding", 0, ""
+        self.generator = torch.Generator().manual_seed(seed)
         # Per-step training losses, and the fixed-draw reconstruction loss at each milestone.
         self.losses = {"embedding": [], "finetune": [], "eval": {}}
 
     @mark_as_saver
     def _save(self, path):
         torch.save({"phase": self.phase, "step": self.step, "fingerprint": self.fingerprint,
-                    "losses": self.losses}, path)
+                    "losses": self.losses, "generator": self.generator.get_state()}, path)
 
     @mark_as_loader
     def _recover(self, path, end_of_epoch=True):
         state = torch.load(path)
         self.phase, self.step = state["phase"], state["step"]
         self.fingerprint, self.losses = state["fingerprint"], state["losses"]
+        self.generator.set_state(state["generator"])
 
 
 @register_checkpoint_hooks
@@ -200,11 +195,10 @@ class ImagicEditor(sb.Brain):
     def training_draws(self, phase: str, step: int, cond: TextCond) -> Draws:
         """``loss_batch`` (window, t) pairs for one step: windows in turn, t ~ U[t_min, t_max]."""
         n, hp = self.hparams.loss_batch, self.hparams
-        generator = step_generator(hp.seed, phase, step)
         windows = (step * n + torch.arange(n)) % self.z0.shape[0]
         high = min(hp.t_max, self.modules.backbone.num_train_timesteps)
-        t = torch.randint(hp.t_min - 1, high, (n,), generator=generator)
-        return self.draws(cond, windows, t, generator)
+        t = torch.randint(hp.t_min - 1, high, (n,), generator=self.progress.generator)
+        return self.draws(cond, windows, t, self.progress.generator)
 
     def check_input(self, wav: torch.Tensor, clip) -> torch.Tensor:
         """Hook run before anything is written: raise ``UserError`` for input this edit type cannot take.
@@ -252,7 +246,7 @@ class ImagicEditor(sb.Brain):
         ft_params = backbone.trainable_parameters(hp.ft_mode)
         self.emb_optimizer = torch.optim.Adam([self.embedding.hidden], lr=hp.emb_lr)
         self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr)
-        self.progress = EditProgress()
+        self.progress = EditProgress(hp.seed)
         self.progress.fingerprint = self.fingerprint(wav, target_prompt)
         resumed = self.recover()
 
