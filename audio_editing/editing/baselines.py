@@ -164,18 +164,28 @@ class BaselineEditor(ImagicEditor):
         return self.strengths
 
     def generate(self, strengths, wav, target_prompt, e_target, clock) -> torch.Tensor:
+        """Latents [n_strengths, n_windows, ...]: each window of a long input regenerated in turn."""
         generator = torch.Generator().manual_seed(self.hparams.seed)
         self.noise = torch.randn(self.z0.shape, generator=generator).to(self.device)
+        windows = []
         with torch.no_grad(), self.evaluation_ctx:
-            latents = self.regenerate(strengths, e_target, generator)
+            for w in range(self.z0.shape[0]):
+                def after_step(z, next_t, w=w):
+                    return self.after_denoise_step(z, next_t, w)
+
+                windows.append(self.regenerate(strengths, e_target, generator, self.z0[w: w + 1],
+                                               self.noise[w: w + 1], after_step))
+        latents = torch.stack(windows, dim=1)
         for strength, z in zip(strengths, latents):
             self.hparams.train_logger.log_stats(
                 stats_meta={"method": self.method, "strength": strength},
-                train_stats={"latent_mse_to_input": (z.float() - self.z0[0].float()).pow(2).mean().item()})
+                train_stats={"latent_mse_to_input": (z.float() - self.z0.float()).pow(2).mean().item()})
         clock.lap(self.method)
         return latents
 
-    def regenerate(self, strengths, e_target: TextCond, generator: torch.Generator) -> torch.Tensor:
+    def regenerate(self, strengths, e_target: TextCond, generator: torch.Generator, z0: torch.Tensor,
+                   noise: torch.Tensor, after_step: AfterStep) -> torch.Tensor:
+        """Latents [n_strengths, ...] of one window ``z0`` [1, ...]."""
         raise NotImplementedError
 
 
@@ -184,11 +194,10 @@ class SDEditEditor(BaselineEditor):
 
     method = "sdedit"
 
-    def regenerate(self, strengths, e_target, generator):
+    def regenerate(self, strengths, e_target, generator, z0, noise, after_step):
         hp, backbone = self.hparams, self.modules.backbone
-        return sdedit(backbone, lambda: hp.sampler(backbone.scheduler.config), self.z0, self.noise, e_target,
-                      strengths, hp.sample_steps, hp.guidance_scale, self.after_denoise_step,
-                      progress=not self.noprogressbar)
+        return sdedit(backbone, lambda: hp.sampler(backbone.scheduler.config), z0, noise, e_target,
+                      strengths, hp.sample_steps, hp.guidance_scale, after_step, progress=not self.noprogressbar)
 
 
 class DDPMInversionEditor(BaselineEditor):
@@ -196,11 +205,11 @@ class DDPMInversionEditor(BaselineEditor):
 
     method = "ddpm_inversion"
 
-    def regenerate(self, strengths, e_target, generator):
+    def regenerate(self, strengths, e_target, generator, z0, noise, after_step):
         hp, backbone = self.hparams, self.modules.backbone
         source = backbone.null_cond(e_target)
-        return ddpm_inversion(backbone, self.z0, source, e_target, strengths, hp.sample_steps, hp.guidance_scale,
-                              generator, self.after_denoise_step, progress=not self.noprogressbar)
+        return ddpm_inversion(backbone, z0, source, e_target, strengths, hp.sample_steps, hp.guidance_scale,
+                              generator, after_step, progress=not self.noprogressbar)
 
 
 BASELINES = {"sdedit": SDEditEditor, "ddpm_inversion": DDPMInversionEditor}

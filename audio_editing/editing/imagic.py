@@ -6,16 +6,27 @@
    edit (Text-CLAP vs the target prompt + Audio-CLAP vs the input) and keep the best.
 
 Recipes subclass ``ImagicEditor`` only where their edit type differs (inpainting
-overrides ``loss_weight``, ``after_denoise_step`` and ``compose``). The baselines
+overrides ``check_input``, ``loss_weight``, ``after_denoise_step`` and ``compose``). The baselines
 (``editing/baselines.py``) replace steps 2-4 (``generate``) and keep the rest.
+
+**Long inputs** (longer than the backbone's window) are cut into windows overlapping by
+``window_overlap`` of a window (``audio_editing.data.windows``). Each window gets its own
+optimised embedding (step 1), one UNet is fine-tuned on all windows, each with its own
+embedding (step 2), and each window is sampled with its own interpolated embedding (step 3);
+the edited windows are crossfaded. A shared fine-tune costs what one window costs (one
+UNet, one checkpoint; each optimisation step draws ``loss_batch`` (window, t) pairs, windows
+in turn), while the per-window embeddings keep eta=0 reconstructing every window in place:
+one embedding for all windows would let the fine-tuned model return any window anywhere.
 """
 
 import hashlib
+import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 import speechbrain as sb
 import torch
@@ -23,11 +34,26 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
+from audio_editing.data.audio import atomic_write
+from audio_editing.data.windows import crossfade, cut_windows, window_starts
+from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
 logger = logging.getLogger(__name__)
 
 PHASES = ("embedding", "finetune", "done")
+COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without it was cut short
+ENCODE_CHUNK = 8  # windows per VAE call
+
+
+class Draws(NamedTuple):
+    """One batch of the diffusion loss: which windows, at which timesteps, with which noise."""
+
+    z0: torch.Tensor  # [n, C, time, freq] the drawn windows' latents
+    t: torch.Tensor  # [n]
+    noise: torch.Tensor  # [n, C, time, freq]
+    cond: TextCond  # [n, ...] each draw's window's embedding
+    windows: torch.Tensor  # [n] window index of each draw
 
 
 class PhaseClock:
@@ -49,7 +75,7 @@ class EmbeddingHolder(torch.nn.Module):
     """The optimised text embedding e_opt as a parameter (initialised from e_target)."""
 
     def __init__(self, cond: TextCond):
-        super().__init__()
+        super().__init__()  # one row per window
         self.hidden = torch.nn.Parameter(cond.hidden.detach().clone())
         self.register_buffer("mask", None if cond.mask is None else cond.mask.clone())
 
@@ -59,23 +85,26 @@ class EmbeddingHolder(torch.nn.Module):
 
 @register_checkpoint_hooks
 class EditProgress:
-    """Which phase the edit is in and how many of its steps are done (checkpointed)."""
+    """Which phase the edit is in, how many of its steps are done, and the state of the generator
+    of the training draws (checkpointed: a resumed run draws what an uninterrupted one would)."""
 
-    def __init__(self):
+    def __init__(self, seed: int):
         self.phase, self.step, self.fingerprint = "embedding", 0, ""
+        self.generator = torch.Generator().manual_seed(seed)
         # Per-step training losses, and the fixed-draw reconstruction loss at each milestone.
         self.losses = {"embedding": [], "finetune": [], "eval": {}}
 
     @mark_as_saver
     def _save(self, path):
         torch.save({"phase": self.phase, "step": self.step, "fingerprint": self.fingerprint,
-                    "losses": self.losses}, path)
+                    "losses": self.losses, "generator": self.generator.get_state()}, path)
 
     @mark_as_loader
     def _recover(self, path, end_of_epoch=True):
         state = torch.load(path)
         self.phase, self.step = state["phase"], state["step"]
         self.fingerprint, self.losses = state["fingerprint"], state["losses"]
+        self.generator.set_state(state["generator"])
 
 
 @register_checkpoint_hooks
@@ -115,17 +144,20 @@ class TrainableUNetState:
 class EditResult:
     """What one edit produced: one waveform and one score row per sweep value (eta, or a baseline's strength)."""
 
-    etas: List[float]  # the sweep values
-    wavs: torch.Tensor  # [n_eta, T] at sample_rate
-    latents: torch.Tensor  # [n_eta, C, time, freq]
-    input_latent: torch.Tensor
+    etas: List[float]
+    wavs: torch.Tensor  # [n_eta, T] at sample_rate, mono, at the input's level (composed: what is scored)
+    decoded: torch.Tensor  # [n_eta, T] the same before ``compose``
+    latents: torch.Tensor  # [n_eta, n_windows, C, time, freq]
+    input_latent: torch.Tensor  # [n_windows, C, time, freq]
     sample_rate: int
+    window_starts: List[int] = field(default_factory=lambda: [0])  # samples at sample_rate
     sweep: str = "eta"  # what ``etas`` are: "eta" (the method) or "strength" (the baselines)
     scores: dict = field(default_factory=dict)  # column -> list per eta
     metrics: dict = field(default_factory=dict)  # per-edit numbers (e.g. the VAE's own reconstruction)
     losses: dict = field(default_factory=dict)
     resumed_from: Optional[str] = None
     folder: Optional[Path] = None  # where the outputs were written
+    outputs: Optional[torch.Tensor] = None  # [n_eta, channels, T] as written: the input's rate and layout
 
     @property
     def best_index(self) -> int:
@@ -139,40 +171,59 @@ class ImagicEditor(sb.Brain):
     Modules: ``backbone`` (an ``audio_editing.backbones.base.Backbone``).
     Hparams used: ``emb_steps``, ``emb_lr``, ``ft_steps``, ``ft_lr``, ``ft_mode`` (full | lora),
     ``lora_rank``, ``loss_batch`` (timesteps drawn per optimisation step), ``t_min``, ``t_max``,
-    ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``,
-    ``ckpt_min_minutes``,
+    ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``, ``ckpt_min_minutes``,
     ``log_interval``, ``input_peak`` (the peak level the model sees; outputs are scaled back),
+    ``window_overlap`` (long inputs: overlap of consecutive windows, a fraction of the window),
     ``scorer`` (an ``AudioTextScorer``), ``train_logger``.
     """
 
     # --- the loss shared by steps 1 and 2 ----------------------------------------
-    def compute_forward(self, batch, stage):
-        """Noise the input latent at ``loss_batch`` random timesteps and predict the training target."""
-        z0, cond = batch
+    def compute_forward(self, batch: Draws, stage):
+        """Noise the drawn windows' latents at the drawn timesteps and predict the training target."""
         backbone = self.modules.backbone
-        n = self.hparams.loss_batch
-        z0 = z0.expand(n, *z0.shape[1:])
-        high = min(self.hparams.t_max, backbone.num_train_timesteps)
-        t = torch.randint(self.hparams.t_min - 1, high, (n,), device=z0.device)
-        noise = torch.randn_like(z0)
-        prediction = backbone.predict(backbone.add_noise(z0, noise, t), t, cond.repeat(n))
-        return prediction, backbone.training_target(z0, noise, t)
+        prediction = backbone.predict(backbone.add_noise(batch.z0, batch.noise, batch.t), batch.t, batch.cond)
+        return prediction, backbone.training_target(batch.z0, batch.noise, batch.t)
 
-    def compute_objectives(self, predictions, batch, stage):
+    def compute_objectives(self, predictions, batch: Draws, stage):
         prediction, target = predictions
         error = (prediction.float() - target.float()) ** 2
-        weight = self.loss_weight(error.shape)
+        weight = self.loss_weight(error.shape, batch.windows)
         if weight is None:
             return error.mean()
         return (error * weight).sum() / (weight.expand_as(error).sum() + 1e-8)
 
-    def check_input(self, wav: torch.Tensor) -> torch.Tensor:
-        """Hook run before anything is written: raise ``UserError`` for input this edit type cannot take."""
+    def draws(self, cond: TextCond, windows: torch.Tensor, t: torch.Tensor, generator) -> Draws:
+        """The loss batch for windows ``windows`` at timesteps ``t``, noise from ``generator``."""
+        z0 = self.z0[windows.to(self.z0.device)]
+        noise = torch.randn(z0.shape, generator=generator).to(self.device)
+        return Draws(z0, t.to(self.device), noise, cond.map(lambda x: x[windows.to(x.device)]), windows)
+
+    def training_draws(self, phase: str, step: int, cond: TextCond) -> Draws:
+        """``loss_batch`` (window, t) pairs for one step: windows in turn, t ~ U[t_min, t_max]."""
+        n, hp = self.hparams.loss_batch, self.hparams
+        windows = (step * n + torch.arange(n)) % self.z0.shape[0]
+        high = min(hp.t_max, self.modules.backbone.num_train_timesteps)
+        t = torch.randint(hp.t_min - 1, high, (n,), generator=self.progress.generator)
+        return self.draws(cond, windows, t, self.progress.generator)
+
+    def check_input(self, wav: torch.Tensor, clip) -> torch.Tensor:
+        """Hook run before anything is written: raise ``UserError`` for input this edit type cannot take.
+
+        ``wav`` is the model's input (mono, model rate); ``clip`` the file as read (an ``AudioClip``).
+        """
         return wav
 
-    def loss_weight(self, shape) -> Optional[torch.Tensor]:
-        """Per-latent-element weight of the reconstruction loss (None: uniform)."""
+    def loss_weight(self, shape, windows: torch.Tensor) -> Optional[torch.Tensor]:
+        """Per-latent-element weight of the reconstruction loss (None: uniform); row i is of window ``windows[i]``."""
         return None
+
+    def cut_windows(self, wav: torch.Tensor, pad_value: float = 0.0) -> torch.Tensor:
+        """[..., T] at the model's rate -> [..., n_windows, window samples], as this edit cuts its input."""
+        return cut_windows(wav, self.window_starts, self.modules.backbone.window_samples, pad_value)
+
+    def join_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        """[..., n_windows, window samples] -> [..., T]: crossfade, trimmed to the input's length."""
+        return crossfade(windows, self.window_starts, self.input_wav.shape[-1])
 
     # --- the edit ------------------------------------------------------------------
     sweep = "eta"  # the parameter swept in step 3 (the baselines sweep "strength")
@@ -183,29 +234,39 @@ class ImagicEditor(sb.Brain):
     def edit(self, wav: torch.Tensor, target_prompt: str) -> EditResult:
         """Edit one waveform [T] at the backbone's rate: one output per sweep value, scored."""
         backbone = self.modules.backbone
+        hp = self.hparams
         clock = PhaseClock(self.device)
         self.losses, self.resumed_from = {}, None
         # 1. Encode (cached for the whole edit: neither the input nor the prompt changes).
-        # The model sees the input at a fixed peak level; edits return at the input's level.
+        # The model sees the input at a fixed peak level (one gain for the whole input, so
+        # windows keep their relative levels); edits return at the input's level.
         peak = float(wav.abs().max())
-        self.gain = self.hparams.input_peak / peak if peak > 0 else 1.0
+        self.gain = hp.input_peak / peak if peak > 0 else 1.0
+        window = backbone.window_samples
+        self.window_starts = window_starts(wav.shape[-1], window, round(hp.window_overlap * window))
+        if len(self.window_starts) > 1:
+            logger.info(f"editing {wav.shape[-1] / backbone.sample_rate:.2f} s in {len(self.window_starts)} "
+                        f"windows of {backbone.window_seconds:g} s")
         with torch.no_grad():
             self.input_wav = wav.to(self.device) * self.gain
-            self.z0 = backbone.encode_audio(backbone.prepare_audio(self.input_wav)[None])
+            windows = self.cut_windows(backbone.prepare_audio(self.input_wav[None])[0])
+            self.z0 = torch.cat([backbone.encode_audio(part) for part in windows.split(ENCODE_CHUNK)])
             e_target = backbone.encode_text([target_prompt])
         clock.lap("encode")
 
-        # 2.-4. The method's own steps: one latent per sweep value
+        # 2.-4. The method's own steps: latents [n_values, n_windows, ...]
         values = self.sweep_values()
         latents = self.generate(values, wav, target_prompt, e_target, clock)
         with torch.no_grad():
-            wavs = backbone.decode(latents)[:, : wav.shape[-1]].float().cpu() / self.gain
-        wavs = self.compose(wav.cpu(), wavs)
+            decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
+            decoded = self.join_windows(decoded).cpu() / self.gain
+        wavs = self.compose(wav.cpu(), decoded, backbone.sample_rate)
         clock.lap("sampling")
 
         # 5. Score
-        result = EditResult(etas=values, wavs=wavs.cpu(), latents=latents.cpu(), input_latent=self.z0.cpu(),
-                            sample_rate=backbone.sample_rate, sweep=self.sweep, losses=self.losses,
+        result = EditResult(etas=values, wavs=wavs.cpu(), decoded=decoded, latents=latents.cpu(),
+                            input_latent=self.z0.cpu(), sample_rate=backbone.sample_rate,
+                            window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
                             resumed_from=self.resumed_from)
         result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
         result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
@@ -215,16 +276,16 @@ class ImagicEditor(sb.Brain):
 
     def generate(self, etas: List[float], wav: torch.Tensor, target_prompt: str, e_target: TextCond,
                  clock: PhaseClock) -> torch.Tensor:
-        """Steps 2-4 of the method, resuming from checkpoints: the edited latents, one per eta."""
+        """Steps 2-4 of the method, resuming from checkpoints: latents [n_eta, n_windows, ...]."""
         backbone = self.modules.backbone
         hp = self.hparams
-        self.embedding = EmbeddingHolder(e_target).to(self.device)
+        self.embedding = EmbeddingHolder(e_target.repeat(len(self.window_starts))).to(self.device)
         if hp.ft_mode == "lora":
             backbone.enable_lora(hp.lora_rank)
         ft_params = backbone.trainable_parameters(hp.ft_mode)
         self.emb_optimizer = torch.optim.Adam([self.embedding.hidden], lr=hp.emb_lr)
         self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr)
-        self.progress = EditProgress()
+        self.progress = EditProgress(hp.seed)
         self.progress.fingerprint = self.fingerprint(wav, target_prompt)
         self.last_checkpoint = time.monotonic()
         self.resumed_from = self.recover()
@@ -232,7 +293,7 @@ class ImagicEditor(sb.Brain):
 
         # 2. Optimise the embedding (UNet frozen)
         backbone.requires_grad_(False)
-        self.record_eval_loss("e_target", e_target)
+        self.record_eval_loss("e_target", e_target.repeat(len(self.window_starts)))
         self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond())
         self.record_eval_loss("e_opt", self.embedding.cond())
         clock.lap("embedding")
@@ -241,7 +302,7 @@ class ImagicEditor(sb.Brain):
         self.embedding.requires_grad_(False)
         for p in ft_params:
             p.requires_grad_(True)
-        e_opt = self.embedding.cond().detach()
+        e_opt = self.embedding.cond().detach()  # [n_windows, ...]
         backbone.unet.train()
         self.run_phase("finetune", hp.ft_steps, self.ft_optimizer, lambda: e_opt)
         backbone.unet.eval()
@@ -252,23 +313,26 @@ class ImagicEditor(sb.Brain):
         return self.sample_edits(etas, e_target, e_opt)
 
     @torch.no_grad()
+    def decode_windows(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents [n_windows, ...] -> waveforms [n_windows, window samples] (float32)."""
+        return torch.cat([self.modules.backbone.decode(part).float() for part in z.split(ENCODE_CHUNK)])
+
+    @torch.no_grad()
     def vae_reconstruction_snr(self) -> float:
         """Log-mel SNR of decode(encode(input)): the ceiling for any reconstruction at eta=0."""
-        backbone = self.modules.backbone
-        wav = backbone.decode(self.z0)[:, : self.input_wav.shape[-1]].float()
-        return mel_snr(backbone.logmel(wav), backbone.logmel(self.input_wav[None])).item()
+        logmel = self.modules.backbone.logmel
+        wav = self.join_windows(self.decode_windows(self.z0))
+        return mel_snr(logmel(wav[None]), logmel(self.input_wav[None])).item()
 
     @torch.no_grad()
     def eval_loss(self, cond: TextCond, draws: int = 32, seed: int = 0) -> float:
-        """The diffusion loss on a fixed set of (t, noise) draws: comparable across the steps."""
+        """The diffusion loss on a fixed set of (window, t, noise) draws: comparable across the steps."""
         generator = torch.Generator().manual_seed(seed)
-        backbone = self.modules.backbone
-        z0 = self.z0.expand(draws, *self.z0.shape[1:])
-        t = torch.linspace(self.hparams.t_min - 1, min(self.hparams.t_max, backbone.num_train_timesteps) - 1,
-                           draws).round().long().to(self.device)
-        noise = torch.randn(z0.shape, generator=generator).to(self.device)
-        prediction = backbone.predict(backbone.add_noise(z0, noise, t), t, cond.detach().repeat(draws))
-        return self.compute_objectives((prediction, backbone.training_target(z0, noise, t)), None, None).item()
+        draws = max(draws, self.z0.shape[0])
+        high = min(self.hparams.t_max, self.modules.backbone.num_train_timesteps)
+        t = torch.linspace(self.hparams.t_min - 1, high - 1, draws).round().long()
+        batch = self.draws(cond.detach(), torch.arange(draws) % self.z0.shape[0], t, generator)
+        return self.compute_objectives(self.compute_forward(batch, None), batch, None).item()
 
     def record_eval_loss(self, name: str, cond: TextCond) -> None:
         """Log the fixed-draw loss once per milestone (kept across resumes)."""
@@ -288,7 +352,7 @@ class ImagicEditor(sb.Brain):
         with tqdm(total=steps, initial=progress.step, desc=f"step {PHASES.index(phase) + 1}: {phase}",
                   dynamic_ncols=True, disable=self.noprogressbar) as bar:
             while progress.step < steps:
-                loss = self.fit_batch((self.z0, cond_fn())).item()
+                loss = self.fit_batch(self.training_draws(phase, progress.step, cond_fn())).item()
                 progress.losses[phase].append(loss)
                 progress.step += 1
                 bar.update(1)
@@ -298,7 +362,7 @@ class ImagicEditor(sb.Brain):
                     self.hparams.train_logger.log_stats(
                         stats_meta={"phase": phase, "step": progress.step},
                         train_stats={"loss": sum(recent) / len(recent)})
-                if (progress.step % self.hparams.ckpt_interval_steps == 0 and progress.step < steps
+                if (progress.step % self.ckpt_interval_steps == 0 and progress.step < steps
                         and self.checkpoint_due()):
                     self.save_checkpoint()
         progress.phase, progress.step = PHASES[PHASES.index(phase) + 1], 0
@@ -311,33 +375,48 @@ class ImagicEditor(sb.Brain):
 
     @torch.no_grad()
     def sample_edits(self, etas: List[float], e_target: TextCond, e_opt: TextCond) -> torch.Tensor:
-        """Guided sampling for all etas in one batch, from the same seeded noise."""
+        """Guided sampling, window by window, all etas of a window in one batch from its seeded noise.
+
+        Returns latents [n_eta, n_windows, C, time, freq].
+        """
         backbone, hp = self.modules.backbone, self.hparams
-        conds = TextCond.cat([e_opt.lerp(e_target, eta) for eta in etas])
-        both = TextCond.cat([backbone.null_cond(conds), conds])
-        sampler = hp.sampler(backbone.scheduler.config)
-        sampler.set_timesteps(hp.sample_steps, device=self.device)
         generator = torch.Generator().manual_seed(hp.seed)
         self.noise = torch.randn(self.z0.shape, generator=generator).to(self.device)
-        z = (self.noise * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
-        timesteps = sampler.timesteps
-        with self.evaluation_ctx:
-            for i, t in enumerate(tqdm(timesteps, desc="step 3: sampling", dynamic_ncols=True,
-                                       disable=self.noprogressbar)):
-                model_in = sampler.scale_model_input(torch.cat([z, z]), t)
-                uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
-                guided = uncond + hp.guidance_scale * (cond - uncond)
-                z = sampler.step(guided, t, z).prev_sample
-                next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
-                z = self.after_denoise_step(z, next_t)
+        n_windows = self.z0.shape[0]
+        bar = tqdm(total=n_windows * hp.sample_steps, desc="step 3: sampling", dynamic_ncols=True,
+                   disable=self.noprogressbar)
+        latents = []
+        for window in range(n_windows):
+            e_opt_window = e_opt.map(lambda x: x[window: window + 1])
+            conds = TextCond.cat([e_opt_window.lerp(e_target, eta) for eta in etas])
+            both = TextCond.cat([backbone.null_cond(conds), conds])
+            sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
+            sampler.set_timesteps(hp.sample_steps, device=self.device)
+            z = (self.noise[window: window + 1] * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
+            timesteps = sampler.timesteps
+            with self.evaluation_ctx:
+                for i, t in enumerate(timesteps):
+                    model_in = sampler.scale_model_input(torch.cat([z, z]), t)
+                    uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
+                    guided = uncond + hp.guidance_scale * (cond - uncond)
+                    z = sampler.step(guided, t, z).prev_sample
+                    next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
+                    z = self.after_denoise_step(z, next_t, window)
+                    bar.update(1)
+            latents.append(z)
+        bar.close()
+        return torch.stack(latents, dim=1)
+
+    def after_denoise_step(self, z: torch.Tensor, next_t, window: int) -> torch.Tensor:
+        """Hook after each sampling step of window ``window`` (``next_t`` is None after the last)."""
         return z
 
-    def after_denoise_step(self, z: torch.Tensor, next_t) -> torch.Tensor:
-        """Hook after each sampling step (``next_t`` is None after the last)."""
-        return z
+    def compose(self, input_wav: torch.Tensor, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Hook to combine the decoded edits with the input waveform.
 
-    def compose(self, input_wav: torch.Tensor, wavs: torch.Tensor) -> torch.Tensor:
-        """Hook to combine the decoded edits with the input waveform."""
+        Called at the model's rate (``input_wav`` [T], ``wavs`` [n_eta, T]: what is scored) and at
+        the input file's (``input_wav`` [channels, T], ``wavs`` [n_eta, channels, T]: what is written).
+        """
         return wavs
 
     def score(self, wavs, input_wav, target_prompt: str, sample_rate: int) -> dict:
@@ -351,18 +430,27 @@ class ImagicEditor(sb.Brain):
                 "mel_snr_to_input": snr.tolist(), "onset_f1": onset_f1(input_wav, wavs, sample_rate)}
 
     # --- checkpoints ---------------------------------------------------------------
-    def fingerprint(self, wav: torch.Tensor, target_prompt: str) -> str:
-        """Identifies what the checkpoints were trained for: input, prompt and training settings."""
+    def identity(self, wav: torch.Tensor, target_prompt: str) -> dict:
+        """What the checkpoints are trained for: the model input, the prompt, the training settings."""
         hp = self.hparams
-        settings = [target_prompt, hp.emb_steps, hp.emb_lr, hp.ft_steps, hp.ft_lr, hp.ft_mode,
-                    getattr(hp, "lora_rank", None), hp.loss_batch, hp.seed, getattr(hp, "backbone_source", "")]
-        digest = hashlib.sha256(wav.cpu().numpy().tobytes())
-        digest.update(repr(settings).encode())
-        return digest.hexdigest()[:16]
+        settings = {key: getattr(hp, key, None) for key in (
+            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "loss_batch", "t_min",
+            "t_max", "seed", "input_peak", "window_overlap", "backbone_source")}
+        identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
+                    "target_prompt": target_prompt, **settings}
+        return json.loads(json.dumps(identity, default=str))  # as it reads back from edit.json
+
+    def fingerprint(self, wav: torch.Tensor, target_prompt: str) -> str:
+        """A short hash of ``identity``: stored with every checkpoint."""
+        text = json.dumps(self.identity(wav, target_prompt), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def recover(self) -> Optional[str]:
-        """Load the latest checkpoint of this edit (``check_resumable`` has vetted it)."""
+        """Load the latest complete checkpoint of this edit (``check_resumable`` has vetted it)."""
         checkpointer = self.checkpointer
+        for folder in Path(checkpointer.checkpoints_dir).glob("CKPT*"):
+            if not (folder / COMPLETE).exists():  # a save cut short by a kill
+                shutil.rmtree(folder)
         progress = self.progress
         unet_changed = lambda: progress.phase == "done" or (progress.phase == "finetune" and progress.step > 0)  # noqa: E731
         for name, obj in (("embedding", self.embedding), ("unet", TrainableUNetState(
@@ -377,19 +465,23 @@ class ImagicEditor(sb.Brain):
         return where
 
     def save_checkpoint(self) -> None:
+        """Save, mark the folder complete, then drop the older checkpoint (a kill at any point leaves
+        one complete checkpoint)."""
         self.last_checkpoint = time.monotonic()
-        self.checkpointer.save_and_keep_only(
+        checkpoint = self.checkpointer.save_checkpoint(
             meta={"fingerprint": self.progress.fingerprint, "phase": self.progress.phase,
-                  "step": self.progress.step}, num_to_keep=1)
+                  "step": self.progress.step}, verbosity=logging.DEBUG)
+        atomic_write(checkpoint.path / COMPLETE, lambda tmp: Path(tmp).write_text(""))
+        self.checkpointer.delete_checkpoints(num_to_keep=1, verbosity=logging.DEBUG)
 
 
 def check_resumable(save_folder, fingerprint: str) -> None:
     """Refuse a checkpoint folder that holds another edit (without writing anything)."""
     import yaml
 
-    from audio_editing.errors import UserError
-
     for meta_file in Path(save_folder).glob("CKPT*/CKPT.yaml"):
+        if not (meta_file.parent / COMPLETE).exists():
+            continue  # cut short by a kill: removed when the edit starts
         meta = yaml.safe_load(meta_file.read_text()) or {}
         if meta.get("fingerprint") != fingerprint:
             raise UserError(f"'{save_folder}' holds checkpoints of a different edit (other input, prompt or "

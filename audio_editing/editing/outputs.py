@@ -17,19 +17,22 @@ def edit_wav_name(value: float, sweep: str = "eta") -> str:
     return f"edit_{sweep}{value:.2f}.wav"
 
 
-def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_prompt: str) -> Path:
+def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_prompt: str, clip) -> Path:
     """Write input.wav, edit_eta<eta>.wav, best.wav, scores.csv, spectrograms.png, clap_vs_eta.png.
 
     For a baseline, ``eta`` reads ``strength`` in the file names and the first column of scores.csv.
+    ``input.wav`` is the model's input (mono, model rate, the input's level); the edits are
+    ``result.outputs``, at the rate, channel count and length of ``clip`` (the input file).
     Returns the path of best.wav.
     """
     folder = Path(folder)
     rate = result.sample_rate
-    write_audio(folder / "input.wav", input_wav, rate)
-    for eta, wav in zip(result.etas, result.wavs):
-        write_audio(folder / edit_wav_name(eta, result.sweep), wav, rate)
+    subtype = clip.output_subtype
+    write_audio(folder / "input.wav", input_wav, rate, subtype)
+    for eta, wav in zip(result.etas, result.outputs):
+        write_audio(folder / edit_wav_name(eta, result.sweep), wav, clip.sample_rate, subtype)
     best = result.best_index
-    write_audio(folder / "best.wav", result.wavs[best], rate)
+    write_audio(folder / "best.wav", result.outputs[best], clip.sample_rate, subtype)
 
     extra = [c for c in result.scores if c not in SCORE_COLUMNS]
     table = io.StringIO()

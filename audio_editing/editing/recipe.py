@@ -4,6 +4,7 @@ Everything that can be wrong with the input is checked before the first write, s
 bad call prints one line, exits with status 2, and leaves no folder behind.
 """
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ import speechbrain as sb
 from speechbrain.utils.checkpoints import Checkpointer
 
 from audio_editing.cli import load_hparams, parse_arguments
-from audio_editing.data.audio import atomic_write, load_audio
+from audio_editing.data.audio import atomic_write, check_audible, read_audio
 from audio_editing.editing.imagic import check_resumable
 from audio_editing.editing.outputs import write_edit_outputs
 from audio_editing.errors import UserError
@@ -20,6 +21,8 @@ from audio_editing.errors import UserError
 logger = logging.getLogger(__name__)
 
 ETA_RANGE = (0.0, 1.5)
+LONG_INPUT = ("window", "error")  # longer than the backbone's window: edit in windows, or refuse
+IDENTITY_FILE = "edit.json"  # what an edit folder holds: written first, checked on every rerun
 
 # Named schedules, as extra recipe flags: ``fast`` is the backbone's hparams file as is; ``paper`` is
 # the seed paper's (Adam 2e-3 x 500 on the embedding, 1e-6 x 1500 on the UNet, one timestep per
@@ -52,23 +55,67 @@ def check_etas(etas) -> list:
 
 
 def check_length(wav, backbone, input_path) -> None:
-    """Refuse input longer than the backbone's window."""
+    """Refuse input longer than the backbone's window (the web demo's upload limit; recipes edit in windows)."""
     seconds = wav.shape[-1] / backbone.sample_rate
     if seconds > backbone.window_seconds + 1e-6:
         raise UserError(f"'{input_path}' is {seconds:.2f} s long but this backbone edits at most "
                         f"{backbone.window_seconds:g} s; trim it or choose a backbone with a longer window")
 
 
-def check_output_folder(edit_folder: Path, input_path: Path) -> None:
-    """Refuse an output folder that would hold the input file or cannot be written."""
-    if input_path.resolve().parent == edit_folder.resolve():
-        raise UserError(f"the input '{input_path}' lies in the output folder '{edit_folder}', whose files "
-                        "this edit writes; choose another --output_folder or --edit_id")
-    existing = edit_folder
+def check_prompt(prompt) -> str:
+    prompt = "" if prompt is None else str(prompt).strip()
+    if not prompt:
+        raise UserError("--target_prompt is empty; describe the edited sound, e.g. --target_prompt=\"a dog barks\"")
+    return prompt
+
+
+def check_output_folder(folder: Path, input_paths) -> None:
+    """Refuse an output folder that would hold an input file or cannot be written."""
+    for input_path in input_paths:
+        if Path(input_path).resolve().is_relative_to(folder.resolve()):
+            raise UserError(f"the input '{input_path}' lies in the output folder '{folder}', whose files "
+                            "this run writes; choose another --output_folder or --edit_id")
+    existing = folder
     while not existing.exists():
         existing = existing.parent
-    if not os.access(existing, os.W_OK):
+    if not existing.is_dir():
+        raise UserError(f"the output folder '{folder}' cannot be made: '{existing}' is a file; "
+                        "choose another --output_folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"cannot write to '{existing}'; choose a writable --output_folder")
+
+
+def check_edit_folder(edit_folder: Path, identity: dict) -> None:
+    """Refuse an existing folder that holds another edit, or files that are not an edit's."""
+    identity_file = edit_folder / IDENTITY_FILE
+    if identity_file.is_file():
+        try:
+            there = json.loads(identity_file.read_text())
+        except ValueError:
+            there = {}
+        differ = [key for key in sorted((set(there) | set(identity)) - {"input_wav"})
+                  if there.get(key) != identity.get(key)]
+        if differ:
+            names = ", ".join("the input audio" if key == "input_sha256" else key for key in differ)
+            raise UserError(f"'{edit_folder}' holds a different edit (it differs in {names}: "
+                            f"{there.get('target_prompt')!r} on {there.get('input_wav')!r}); "
+                            "pass another --output_folder or --edit_id, or delete that folder")
+    elif edit_folder.is_dir() and any(edit_folder.iterdir()) and not (edit_folder / "save").is_dir():
+        raise UserError(f"'{edit_folder}' already holds files that are not an edit's; pass another "
+                        "--output_folder or --edit_id")
+
+
+def check_long_input(hparams, seconds: float, window_seconds: float, input_path) -> None:
+    """``long_input`` and ``window_overlap`` are valid; with ``long_input: error`` the input fits one window."""
+    if hparams["long_input"] not in LONG_INPUT:
+        raise UserError(f"--long_input must be one of {', '.join(LONG_INPUT)}, got {hparams['long_input']!r}")
+    overlap = hparams["window_overlap"]
+    if not isinstance(overlap, (int, float)) or not 0 <= overlap <= 0.5:
+        raise UserError(f"--window_overlap must be a fraction of the window in [0, 0.5], got {overlap!r}")
+    if hparams["long_input"] == "error" and seconds > window_seconds + 1e-6:
+        raise UserError(f"'{input_path}' is {seconds:.2f} s long but this backbone edits {window_seconds:g} s "
+                        "at a time and --long_input=error; pass --long_input=window to edit it in "
+                        "overlapping windows, or trim it")
 
 
 def run_edit(editor_class, argv):
@@ -83,31 +130,37 @@ def run_edit(editor_class, argv):
 
     # 1. Check every input before writing anything
     backbone = hparams["ldm"]
-    prompt = str(hparams["target_prompt"]).strip()
-    if not prompt:
-        raise UserError("--target_prompt is empty; describe the edited sound, e.g. --target_prompt=\"a dog barks\"")
+    prompt = check_prompt(hparams["target_prompt"])
     hparams["target_prompt"] = prompt
     hparams["etas"] = check_etas(hparams["etas"])
     input_path = Path(hparams["input_wav"])
-    wav = load_audio(input_path, backbone.sample_rate)
-    check_length(wav, backbone, input_path)
+    clip = read_audio(input_path)
+    wav = clip.to_model(backbone.sample_rate)
+    check_audible(clip, wav, input_path)
+    check_long_input(hparams, clip.seconds, backbone.window_seconds, input_path)
     edit_folder = Path(hparams["edit_folder"])
-    check_output_folder(edit_folder, input_path)
+    check_output_folder(edit_folder, [input_path])
     checkpointer_dir = Path(hparams["save_folder"])
     editor = editor_class(modules={"backbone": backbone}, hparams=hparams, run_opts=run_opts,
                           checkpointer=None)
-    wav = editor.check_input(wav)
+    wav = editor.check_input(wav, clip)
+    identity = editor.identity(wav, prompt)
+    check_edit_folder(edit_folder, identity)
     check_resumable(checkpointer_dir, editor.fingerprint(wav, prompt))
 
     # 2. Run
+    identity["input_wav"] = str(input_path)  # for the message above; not compared (a moved file is the same input)
+    atomic_write(edit_folder / IDENTITY_FILE, lambda tmp: Path(tmp).write_text(json.dumps(identity, indent=1)))
     sb.create_experiment_directory(str(edit_folder))
     atomic_write(edit_folder / "hyperparams.yaml", lambda tmp: Path(tmp).write_text(resolved_yaml))
     editor.checkpointer = Checkpointer(checkpointer_dir)
     editor.checkpointer.add_recoverable("brain", editor)
     result = editor.edit(wav, prompt)
 
-    # 3. Write
-    best = write_edit_outputs(edit_folder, result, wav, backbone.logmel, prompt)
+    # 3. Write, at the input's rate, channel count and length
+    result.outputs = editor.compose(clip.samples, clip.from_model(result.decoded, result.sample_rate),
+                                    clip.sample_rate)
+    best = write_edit_outputs(edit_folder, result, wav, backbone.logmel, prompt, clip)
     i = result.best_index
     logger.info(f"best eta {result.etas[i]:g}: text {result.scores['text_clap'][i]:.3f}, "
                 f"audio {result.scores['audio_clap'][i]:.3f} -> {best}")

@@ -11,8 +11,11 @@ fields: ``mask_start``/``mask_end`` (inpainting), ``reference`` (a reference edi
 ``added_prompt`` (addition: the added sound alone). Relative paths are relative to the manifest.
 
 Results are appended to ``results.csv`` one clip at a time (atomically), so a killed batch
-resumes where it stopped. Under ``torchrun`` each rank edits its share of the clips and keeps
-its rows in ``ranks/``; rank 0 merges them after a barrier (``evaluation/distributed.py``).
+resumes where it stopped; ``evaluate.json`` records the edit settings, and a rerun with other
+settings into the same folder is refused (its rows would mix two configurations). Every clip of
+the manifest is read and checked before the first edit, so a bad clip stops the batch at once,
+not hours in. Under ``torchrun`` each rank edits its share of the clips and keeps its rows in
+``ranks/``; rank 0 merges them after a barrier (``evaluation/distributed.py``).
 """
 
 import csv
@@ -26,7 +29,7 @@ from typing import Dict, List
 
 import torch
 
-from audio_editing.data.audio import atomic_write, load_audio
+from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio
 from audio_editing.editing.baselines import BASELINES, with_edit_type
 from audio_editing.errors import UserError
 from audio_editing.evaluation.distributed import Shard
@@ -36,6 +39,8 @@ from audio_editing.plots import plot_mean_scores_vs_sweep
 EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
 METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": []}
+SETTINGS_FILE = "evaluate.json"
+NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
 # best_eta: the chosen eta, or the chosen strength for a baseline
 RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
@@ -45,6 +50,8 @@ RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_c
 def read_manifest(source) -> List[dict]:
     """Entries with absolute ``wav`` (and ``reference``) paths, in manifest order."""
     source = Path(source)
+    if not source.exists():
+        raise UserError(f"manifest '{source}' does not exist; pass --manifest=<.json, .csv or folder of .txt>")
     if source.is_dir():
         entries = []
         for txt in sorted(source.rglob("*.txt")):
@@ -55,7 +62,10 @@ def read_manifest(source) -> List[dict]:
             entries.append({"id": txt.stem, "wav": lines[0], "target_prompt": lines[1],
                             "edit_type": edit_type, "_root": txt.parent})
     elif source.suffix == ".json":
-        data = json.loads(source.read_text())
+        try:
+            data = json.loads(source.read_text())
+        except ValueError as err:
+            raise UserError(f"manifest '{source}' is not valid JSON ({err})") from None
         entries = [dict(value, id=key, _root=source.parent) for key, value in data.items()]
     elif source.suffix == ".csv":
         with open(source, newline="") as f:
@@ -266,6 +276,38 @@ class ClipEvaluator:
         return row, eta_rows(entry, method, result)
 
 
+def check_entries(entries: List[dict]) -> None:
+    """Read every clip (and reference) and check every prompt before anything is edited."""
+    from audio_editing.editing.recipe import check_prompt
+
+    for entry in entries:
+        try:
+            check_prompt(entry["target_prompt"])
+            clip = read_audio(entry["wav"])
+            check_audible(clip, clip.samples.mean(dim=0), entry["wav"])
+            if entry.get("reference"):
+                read_audio(entry["reference"])
+        except UserError as err:
+            raise UserError(f"manifest entry {entry['id']}: {err}") from None
+
+
+def check_settings(output_folder: Path, edit_args: List[str]) -> dict:
+    """The edit settings of this run; refuses a folder whose results were made with others."""
+    from audio_editing.cli import parse_arguments
+
+    _, _, overrides = parse_arguments(["hparams.yaml", *edit_args])
+    settings = json.loads(json.dumps({k: v for k, v in overrides.items() if k not in NOT_SETTINGS},
+                                     default=str))
+    path = output_folder / SETTINGS_FILE
+    if path.is_file():
+        there = json.loads(path.read_text())
+        differ = sorted(k for k in set(there) | set(settings) if there.get(k) != settings.get(k))
+        if differ:
+            raise UserError(f"'{output_folder}' holds results made with other edit settings (they differ in "
+                            f"{', '.join('--' + k for k in differ)}); pass another --output_folder or delete it")
+    return settings
+
+
 def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Path, edit_args: List[str],
                       repo: Path, shard: Shard = None) -> List[dict]:
     """Edit every (clip, method) not yet in the results; returns all result rows, in manifest order.
@@ -278,6 +320,16 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    if not methods:
+        raise UserError(f"--methods is empty; choose from {', '.join(METHODS)}")
+    from audio_editing.editing.recipe import check_output_folder
+
+    check_entries(entries)
+    check_output_folder(output_folder, [e[k] for e in entries for k in ("wav", "reference") if e.get(k)])
+    settings = check_settings(output_folder, edit_args)
+    if shard.is_main:
+        atomic_write(output_folder / SETTINGS_FILE,
+                     lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=1)))
     keys = [(entry["id"], method) for entry in entries for method in methods]
     rows, per_eta = collect_results(output_folder, keys)
     done = {(r["id"], r["method"]) for r in rows}

@@ -34,6 +34,8 @@ def main(argv):
     if not argv:
         raise UserError("usage: evaluate.py hparams/evaluate.yaml [--manifest=...] [--methods=[...]] [--key=value ...]")
     hparams_file, rest = Path(argv[0]), argv[1:]
+    if not hparams_file.is_file():
+        raise UserError(f"hparams file '{hparams_file}' does not exist")
     own_keys = load_hyperpyyaml(hparams_file.read_text()).keys()
     own = [a for a in rest if a.lstrip("-").partition("=")[0] in own_keys]
     edit_args = [a for a in rest if a not in own]

@@ -5,7 +5,8 @@ The span is given in seconds (--mask_start, --mask_end) or found as the longest 
 of digital silence. Steps 1-2 fit only the observed audio (the loss ignores the
 span); step 3 generates the span while the observed latent frames are held to the
 input's (noised to each step's level); the output keeps every sample outside the
-span bit-identical to the input.
+span bit-identical to the input file, in every channel and at its own sample rate.
+A long input is edited in windows; the span is mapped onto each window's latent frames.
 
 To run (from the repo root)::
 
@@ -28,11 +29,11 @@ from audio_editing.errors import UserError
 class InpaintingEditor(ImagicEditor):
     """Masked loss, masked sampling and compositing, span scores; everything else is the shared editor."""
 
-    def check_input(self, wav):
-        rate = self.modules.backbone.sample_rate
+    def check_input(self, wav, clip):
         hp = self.hparams
         if hp.mask_start is None and hp.mask_end is None:
-            span = digital_silence_span(wav, rate, hp.min_gap_seconds)
+            # found on the file as read: resampling would blur the gap's edges
+            span = digital_silence_span(clip.samples, clip.sample_rate, hp.min_gap_seconds)
             if span is None:
                 raise UserError(f"no blank span (>= {hp.min_gap_seconds:g} s of digital silence) found in "
                                 "the input; give the span with --mask_start and --mask_end in seconds")
@@ -40,44 +41,46 @@ class InpaintingEditor(ImagicEditor):
             raise UserError("give both --mask_start and --mask_end (seconds), or neither to detect the gap")
         else:
             span = (float(hp.mask_start), float(hp.mask_end))
-        seconds = wav.shape[-1] / rate
+        seconds = clip.seconds
         if not 0 <= span[0] < span[1] <= seconds + 1e-9:
             raise UserError(f"the span [{span[0]:g}, {span[1]:g}] s is empty or outside the clip "
                             f"(0 to {seconds:.2f} s); choose 0 <= mask_start < mask_end <= {seconds:.2f}")
-        start, end = round(span[0] * rate), round(span[1] * rate)
         self.span = span
-        self.keep = torch.ones_like(wav)
-        self.keep[start:end] = 0.0
-        # Generated audio fades in and out inside the span, so its edges do not click.
-        fade = min(round(self.hparams.fade_seconds * rate), (end - start) // 2)
-        self.fill_gain = 1.0 - self.keep
-        if fade > 0:
-            ramp = torch.linspace(0.0, 1.0, fade + 2)[1:-1]
-            self.fill_gain[start:start + fade] = ramp
-            self.fill_gain[end - fade:end] = ramp.flip(0)
         return wav
 
-    def latent_keep(self, shape):
-        """[1, 1, time, 1] latent mask: 1 where the latent frame is fully observed."""
-        backbone = self.modules.backbone
-        keep = torch.nn.functional.pad(self.keep, (0, backbone.window_samples - self.keep.shape[-1]),
-                                       value=1.0)
-        return backbone.latent_time_mask(keep[None].to(self.device), shape)
+    def masks(self, sample_rate, length):
+        """(keep, fill_gain) [length] at ``sample_rate``: keep is 1 outside the span; the generated
+        audio fades in and out inside the span, so its edges do not click."""
+        start, end = round(self.span[0] * sample_rate), min(round(self.span[1] * sample_rate), length)
+        keep = torch.ones(length)
+        keep[start:end] = 0.0
+        fill_gain = 1.0 - keep
+        fade = min(round(self.hparams.fade_seconds * sample_rate), (end - start) // 2)
+        if fade > 0:
+            ramp = torch.linspace(0.0, 1.0, fade + 2)[1:-1]
+            fill_gain[start:start + fade] = ramp
+            fill_gain[end - fade:end] = ramp.flip(0)
+        return keep, fill_gain
 
-    def loss_weight(self, shape):
-        return self.latent_keep(shape)
+    def latent_keep(self, windows, shape):
+        """[n, 1, time, 1] latent mask of each window in ``windows``: 1 where a frame is fully observed."""
+        keep, _ = self.masks(self.modules.backbone.sample_rate, self.input_wav.shape[-1])
+        keep = self.cut_windows(keep, pad_value=1.0)[windows]  # padding past the end counts as observed
+        return self.modules.backbone.latent_time_mask(keep.to(self.device), shape)
 
-    def after_denoise_step(self, z, next_t):
-        keep = self.latent_keep(z.shape)
-        if next_t is None:
-            known = self.z0
-        else:
-            known = self.modules.backbone.add_noise(self.z0, self.noise, next_t.reshape(1))
+    def loss_weight(self, shape, windows):
+        return self.latent_keep(windows, shape)
+
+    def after_denoise_step(self, z, next_t, window):
+        keep = self.latent_keep([window], z.shape)
+        known = self.z0[window: window + 1]
+        if next_t is not None:
+            known = self.modules.backbone.add_noise(known, self.noise[window: window + 1], next_t.reshape(1))
         return keep * known + (1 - keep) * z
 
-    def compose(self, input_wav, wavs):
-        gain = self.fill_gain.to(wavs)
-        keep = self.keep.to(wavs).bool()
+    def compose(self, input_wav, wavs, sample_rate):
+        keep, gain = self.masks(sample_rate, input_wav.shape[-1])
+        keep, gain = keep.to(wavs).bool(), gain.to(wavs)
         mixed = input_wav * (1 - gain) + wavs * gain
         return torch.where(keep, input_wav.expand_as(wavs), mixed)
 

@@ -371,7 +371,7 @@ def test_full_tango_edit_end_to_end(tango_checkpoint, clap_dir, clip, tmp_path):
                                      *tiny_args(folder, tmp_path, f"--scorer_source={clap_dir}",
                                                 f"--window_seconds={TINY_SECONDS}", "--loss_batch=2")])
     assert len(result.losses["embedding"]) == 4 and len(result.losses["finetune"]) == 4
-    assert result.latents.shape == (2, 8, 32, 16)
+    assert result.latents.shape == (2, 1, 8, 32, 16)
     for name in ("best.wav", "edit_eta0.00.wav", "edit_eta1.00.wav", "scores.csv", "spectrograms.png"):
         assert (result.folder / name).is_file(), name
     out, rate = sf.read(result.folder / "edit_eta1.00.wav")
@@ -420,7 +420,7 @@ def test_full_audioldm_edit_end_to_end(audioldm_dir, clap_dir, clip, tmp_path):
                                      "--target_prompt=a dog barks while rain falls",
                                      *tiny_args(audioldm_dir, tmp_path, f"--scorer_source={clap_dir}",
                                                 f"--window_seconds={TINY_SECONDS}", "--loss_batch=2")])
-    assert len(result.losses["embedding"]) == 4 and result.latents.shape == (2, 8, 32, 16)
+    assert len(result.losses["embedding"]) == 4 and result.latents.shape == (2, 1, 8, 32, 16)
     evals = result.losses["eval"]
     assert set(evals) == {"e_target", "e_opt", "finetuned"}
     out, _ = sf.read(result.folder / "edit_eta0.00.wav")
@@ -477,7 +477,7 @@ def test_full_audioldm2_edit_end_to_end(audioldm2_dir, clap_dir, clip, tmp_path)
                                      *tiny_args(audioldm2_dir, tmp_path, f"--scorer_source={clap_dir}",
                                                 f"--window_seconds={TINY_SECONDS}", "--loss_batch=2",
                                                 "--ft_mode=lora", "--lora_rank=2", "--ft_lr=0.01")])
-    assert len(result.losses["finetune"]) == 4 and result.latents.shape == (2, 8, 32, 16)
+    assert len(result.losses["finetune"]) == 4 and result.latents.shape == (2, 1, 8, 32, 16)
     ckpt = next((result.folder / "save").glob("CKPT*"))
     adapter = torch.load(ckpt / "unet.ckpt")
     assert adapter and all("lora" in k for k in adapter)  # LoRA without diffusers' add_adapter (see enable_lora)
