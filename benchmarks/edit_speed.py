@@ -86,17 +86,16 @@ def run_one(entry, schedule, args, workdir, paper_fraction=1.0):
     row = {p: result.metrics[f"seconds_{p}"] for p in PHASES}
     row["seconds"] = sum(row.values())  # the edit itself, model loaded
     row["load"] = total - row["seconds"]  # building/loading the model and reading the input
+    row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
     if paper_fraction != 1.0:
         for phase in SCALED_PHASES.values():
             row["seconds"] += row[phase] * (1 / paper_fraction - 1)
             row[phase] /= paper_fraction
-        row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
         return {**row, "eta0_snr": None, "text": None, "audio": None, "sum": None, "best_eta": None}
     best = result.best_index
     row["eta0_snr"] = result.scores["mel_snr_to_input"][result.etas.index(0.0)] if 0.0 in result.etas else None
     row.update(text=result.scores["text_clap"][best], audio=result.scores["audio_clap"][best],
                sum=result.scores["sum"][best], best_eta=result.etas[best])
-    row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
     return row
 
 

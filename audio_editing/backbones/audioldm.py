@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from audio_editing.backbones.base import TextCond
 from audio_editing.backbones.mel_vae import AudioLDMLineageBackbone
 from audio_editing.backbones.mel import LogMel
-from audio_editing.backbones.tango import count_parameters, resolve_checkpoint_folder
+from audio_editing.backbones.tango import count_parameters, require_components, resolve_checkpoint_folder
 from audio_editing.backbones.vocoders import HifiGanVocoder
 from audio_editing.errors import UserError
 
@@ -113,10 +113,7 @@ class AudioLDMBackbone(AudioLDMLineageBackbone):
         from transformers import AutoTokenizer, ClapTextModelWithProjection, SpeechT5HifiGan
 
         folder = resolve_audioldm_folder(source, local_files_only)
-        missing = [c for c in COMPONENTS if not (folder / c).is_dir()]
-        if missing:
-            raise UserError(f"'{folder}' is not an AudioLDM checkpoint in diffusers layout (missing "
-                            f"{', '.join(c + '/' for c in missing)}); expected the folders of e.g. {HUB_IDS[0]}")
+        require_components(folder, COMPONENTS, "an AudioLDM checkpoint", HUB_IDS[0])
         try:
             parts = dict(
                 vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32),

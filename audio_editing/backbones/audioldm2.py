@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from audio_editing.backbones.base import TextCond
 from audio_editing.backbones.mel_vae import AudioLDMLineageBackbone
 from audio_editing.backbones.mel import LogMel
-from audio_editing.backbones.tango import count_parameters, resolve_checkpoint_folder
+from audio_editing.backbones.tango import count_parameters, require_components, resolve_checkpoint_folder
 from audio_editing.backbones.vocoders import HifiGanVocoder
 from audio_editing.errors import UserError
 
@@ -164,10 +164,7 @@ class AudioLDM2Backbone(AudioLDMLineageBackbone):
         patterns += [f"{c}/*.safetensors" for c in WEIGHTED]
         folder = resolve_checkpoint_folder(source, "AudioLDM 2 checkpoint", allow_patterns=patterns,
                                            local_files_only=local_files_only)
-        missing = [c for c in COMPONENTS if not (folder / c).is_dir()]
-        if missing:
-            raise UserError(f"'{folder}' is not an AudioLDM 2 checkpoint in diffusers layout (missing "
-                            f"{', '.join(c + '/' for c in missing)}); expected the folders of e.g. {HUB_IDS[0]}")
+        require_components(folder, COMPONENTS, "an AudioLDM 2 checkpoint", HUB_IDS[0])
         try:
             parts = dict(
                 vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32),

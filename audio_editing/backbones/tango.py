@@ -137,6 +137,14 @@ def resolve_checkpoint_folder(source: str, what: str, allow_patterns: Optional[S
     return Path(folder)
 
 
+def require_components(folder: Path, components: Sequence[str], what: str, example: str) -> None:
+    """Refuse a folder lacking one of a diffusers pipeline's component folders."""
+    missing = [c for c in components if not (folder / c).is_dir()]
+    if missing:
+        raise UserError(f"'{folder}' is not {what} in diffusers layout (missing "
+                        f"{', '.join(c + '/' for c in missing)}); expected the folders of e.g. {example}")
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(Path(path).read_text())

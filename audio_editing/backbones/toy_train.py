@@ -613,9 +613,14 @@ def generation_recognition(backbone: ToyBackbone, clap: ToyClap, clips_per_class
     for part in tqdm(list(_batches(len(prompts), batch_size)), desc=f"generating ({split} wordings)",
                      disable=not progress):
         wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator))
-        scores = clap.audio_embeddings(wavs, backbone.sample_rate) @ classes.T.to(clap.device)
-        predicted += [toy_world.CLASSES[i] for i in scores.argmax(dim=1).tolist()]
+        predicted += classify(clap, wavs, backbone.sample_rate, classes)
     return {**_recognition_summary(predicted, labels, clips_per_class), "prompts": prompts, "predicted": predicted}
+
+
+def classify(clap: ToyClap, wavs: torch.Tensor, sample_rate: int, classes: torch.Tensor) -> List[str]:
+    """The class whose text embedding (a row of ``classes``) is closest to each clip's audio embedding."""
+    scores = clap.audio_embeddings(wavs, sample_rate) @ classes.T.to(clap.device)
+    return [toy_world.CLASSES[i] for i in scores.argmax(dim=1).tolist()]
 
 
 def _recognition_summary(predicted: List[str], labels: List[str], clips_per_class: int) -> dict:
@@ -633,8 +638,7 @@ def rendered_recognition(clap: ToyClap, clips_per_class: int, seed: int = 0) -> 
     labels = [label for label in toy_world.CLASSES for _ in range(clips_per_class)]
     wavs = torch.from_numpy(np.stack([toy_world.render_scene(toy_world.sample_scene(rng, labels=[label]))
                                       for label in labels])).float()
-    scores = clap.audio_embeddings(wavs, toy_world.SAMPLE_RATE) @ class_text_embeddings(clap).T.to(clap.device)
-    predicted = [toy_world.CLASSES[i] for i in scores.argmax(dim=1).tolist()]
+    predicted = classify(clap, wavs, toy_world.SAMPLE_RATE, class_text_embeddings(clap))
     return {**_recognition_summary(predicted, labels, clips_per_class), "predicted": predicted}
 
 

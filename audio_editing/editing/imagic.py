@@ -111,12 +111,16 @@ class EditProgress:
 class TrainableUNetState:
     """Checkpoints only what step 2 trains: the LoRA adapter, or the whole UNet when fully fine-tuned.
 
-    A fully fine-tuned UNet is written only once step 2 has changed it (``changed()``): before
-    that it equals the pretrained one, and for a TANGO-size model the copy is 3.5 GB.
+    A fully fine-tuned UNet is written only once step 2 has changed it (``progress`` is past its
+    first step): before that it equals the pretrained one, and for a TANGO-size model the copy is 3.5 GB.
     """
 
-    def __init__(self, unet, mode: str, changed=lambda: True):
-        self.unet, self.mode, self.changed = unet, mode, changed
+    def __init__(self, unet, mode: str, progress: "EditProgress"):
+        self.unet, self.mode, self.progress = unet, mode, progress
+
+    def changed(self) -> bool:
+        phase, step = self.progress.phase, self.progress.step
+        return phase == "done" or (phase == "finetune" and step > 0)
 
     def state_dict(self):
         if self.mode == "lora":
@@ -451,10 +455,8 @@ class ImagicEditor(sb.Brain):
         for folder in Path(checkpointer.checkpoints_dir).glob("CKPT*"):
             if not (folder / COMPLETE).exists():  # a save cut short by a kill
                 shutil.rmtree(folder)
-        progress = self.progress
-        unet_changed = lambda: progress.phase == "done" or (progress.phase == "finetune" and progress.step > 0)  # noqa: E731
         for name, obj in (("embedding", self.embedding), ("unet", TrainableUNetState(
-                self.modules.backbone.unet, self.hparams.ft_mode, unet_changed)), ("emb_optimizer", self.emb_optimizer),
+                self.modules.backbone.unet, self.hparams.ft_mode, self.progress)), ("emb_optimizer", self.emb_optimizer),
                 ("ft_optimizer", self.ft_optimizer), ("progress", self.progress)):
             checkpointer.add_recoverable(name, obj)
         if checkpointer.recover_if_possible() is None:
