@@ -23,6 +23,7 @@ Extra overrides apply to both schedules; the paper schedule's own values win.
 """
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -119,6 +120,9 @@ def main(argv=None):
     parser.add_argument("--schedules", default="paper,fast")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no_whole_process", action="store_true", help="skip the whole-process timing")
+    parser.add_argument("--rows", default=None,
+                        help="a JSON-lines file: each finished edit is appended to it, and the edits it "
+                             "already holds (same clip and schedule) are not run again, so a long run resumes")
     parser.add_argument("--paper_fraction", type=float, default=1.0,
                         help="run this fraction of the paper's step counts and scale its phase times up "
                              "(for slow backbones; its quality numbers are then not reported)")
@@ -132,14 +136,25 @@ def main(argv=None):
     schedules = args.schedules.split(",")
     clips = pick_clips(read_manifest(args.manifest), args.clips)
     rows = {s: [] for s in schedules}
+    done = {}
+    if args.rows and Path(args.rows).exists():
+        for line in Path(args.rows).read_text().splitlines():
+            record = json.loads(line)
+            done[record["id"], record["schedule"], tuple(record["args"])] = record["row"]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for entry in clips:
             for schedule in schedules:
                 fraction = args.paper_fraction if schedule == "paper" else 1.0
                 run_args = common + schedule_args(schedule, args.paper_fraction, fast_precision)
-                rows[schedule].append(run_one(entry, schedule, run_args, workdir, fraction))
-                r = rows[schedule][-1]
+                r = done.get((entry["id"], schedule, tuple(run_args)))
+                if r is None:
+                    r = run_one(entry, schedule, run_args, workdir, fraction)
+                    if args.rows:
+                        with open(args.rows, "a") as f:
+                            record = {"id": entry["id"], "schedule": schedule, "args": run_args, "row": r}
+                            f.write(json.dumps(record) + "\n")
+                rows[schedule].append(r)
                 quality = ("quality n/a (shortened run)" if r["text"] is None else
                            f"eta0 SNR {r['eta0_snr']:.2f} dB  text {r['text']:.3f}  audio {r['audio']:.3f}")
                 print(f"{entry['id']:<20} {schedule:<6} {r['seconds']:7.1f} s  {quality}", flush=True)
