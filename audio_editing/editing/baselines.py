@@ -165,6 +165,7 @@ class BaselineEditor(ImagicEditor):
 
     def generate(self, strengths, wav, target_prompt, e_target, clock) -> torch.Tensor:
         """Latents [n_strengths, n_windows, ...]: each window of a long input regenerated in turn."""
+        self.compile_unet()
         generator = torch.Generator().manual_seed(self.hparams.seed)
         self.noise = torch.randn(self.z0.shape, generator=generator).to(self.device)
         windows = []

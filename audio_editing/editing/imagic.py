@@ -175,6 +175,8 @@ class ImagicEditor(sb.Brain):
     Modules: ``backbone`` (an ``audio_editing.backbones.base.Backbone``).
     Hparams used: ``emb_steps``, ``emb_lr``, ``ft_steps``, ``ft_lr``, ``ft_mode`` (full | lora),
     ``lora_rank``, ``loss_batch`` (timesteps drawn per optimisation step), ``t_min``, ``t_max``,
+    ``early_stop_interval``, ``early_stop_patience``, ``early_stop_min_delta``, ``early_stop_draws``
+    (early stopping of steps 1 and 2, see ``converged``; interval 0: fixed step counts),
     ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``, ``ckpt_min_minutes``,
     ``log_interval``, ``input_peak`` (the peak level the model sees; outputs are scaled back),
     ``window_overlap`` (long inputs: overlap of consecutive windows, a fraction of the window),
@@ -276,6 +278,8 @@ class ImagicEditor(sb.Brain):
         result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
         clock.lap("scoring")
         result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
+        result.metrics.update({f"steps_{phase}": n for phase, n in self.losses.get("steps", {}).items()})
+        result.metrics["unet_compiled"] = getattr(backbone.unet, "_compiled_call_impl", None) is not None
         return result
 
     def generate(self, etas: List[float], wav: torch.Tensor, target_prompt: str, e_target: TextCond,
@@ -286,6 +290,7 @@ class ImagicEditor(sb.Brain):
         self.embedding = EmbeddingHolder(e_target.repeat(len(self.window_starts))).to(self.device)
         if hp.ft_mode == "lora":
             backbone.enable_lora(hp.lora_rank)
+        self.compile_unet()
         ft_params = backbone.trainable_parameters(hp.ft_mode)
         self.emb_optimizer = torch.optim.Adam([self.embedding.hidden], lr=hp.emb_lr)
         self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr)
@@ -316,6 +321,20 @@ class ImagicEditor(sb.Brain):
         # 4. Sample per eta
         return self.sample_edits(etas, e_target, e_opt)
 
+    def compile_unet(self) -> None:
+        """``--compile``: ``torch.compile`` the UNet in place (SpeechBrain's ``compile_mode``,
+        ``compile_using_fullgraph`` and ``compile_using_dynamic_shape_tracing`` apply; hparam
+        ``compile_backend``, default inductor). Its parameter
+        names, checkpoints and adapters stay as they are. Compiling costs time once per shape and
+        mode (embedding, fine-tuning, sampling): worth it for long schedules and batch evaluation."""
+        unet = self.modules.backbone.unet
+        if not self.compile or getattr(unet, "_compiled_call_impl", None) is not None:
+            return
+        backend = getattr(self.hparams, "compile_backend", "inductor")
+        unet.compile(backend=backend, mode=None if backend != "inductor" else self.compile_mode,
+                     fullgraph=self.compile_using_fullgraph, dynamic=self.compile_using_dynamic_shape_tracing)
+        logger.info(f"UNet compiled with torch.compile ({backend}, mode {self.compile_mode})")
+
     @torch.no_grad()
     def decode_windows(self, z: torch.Tensor) -> torch.Tensor:
         """Latents [n_windows, ...] -> waveforms [n_windows, window samples] (float32)."""
@@ -336,7 +355,31 @@ class ImagicEditor(sb.Brain):
         high = min(self.hparams.t_max, self.modules.backbone.num_train_timesteps)
         t = torch.linspace(self.hparams.t_min - 1, high - 1, draws).round().long()
         batch = self.draws(cond.detach(), torch.arange(draws) % self.z0.shape[0], t, generator)
-        return self.compute_objectives(self.compute_forward(batch, None), batch, None).item()
+        with self.evaluation_ctx:
+            return self.compute_objectives(self.compute_forward(batch, None), batch, None).item()
+
+    def converged(self, phase: str, cond: TextCond) -> bool:
+        """Early stopping of steps 1 and 2 on the reconstruction criterion.
+
+        Every ``early_stop_interval`` steps the fixed-draw loss (``eval_loss`` on
+        ``early_stop_draws`` draws, the same draws at every check) is measured; the phase has
+        converged once ``early_stop_patience`` checks in a row improved on the best so far by less
+        than ``early_stop_min_delta`` (relative). The checks are kept with the losses, so a resumed
+        run stops where an uninterrupted one would. ``early_stop_interval: 0`` turns it off.
+        """
+        hp = self.hparams
+        interval = getattr(hp, "early_stop_interval", 0) or 0
+        if interval <= 0 or self.progress.step % interval:
+            return False
+        checks = self.progress.losses.setdefault("checks", {}).setdefault(phase, [])
+        checks.append([self.progress.step, self.eval_loss(cond, draws=hp.early_stop_draws)])
+        best, stalls = float("inf"), 0
+        for _, loss in checks:
+            if loss < best * (1 - hp.early_stop_min_delta):
+                best, stalls = loss, 0
+            else:
+                stalls += 1
+        return stalls >= hp.early_stop_patience
 
     def record_eval_loss(self, name: str, cond: TextCond) -> None:
         """Log the fixed-draw loss once per milestone (kept across resumes)."""
@@ -366,9 +409,16 @@ class ImagicEditor(sb.Brain):
                     self.hparams.train_logger.log_stats(
                         stats_meta={"phase": phase, "step": progress.step},
                         train_stats={"loss": sum(recent) / len(recent)})
+                if progress.step < steps and self.converged(phase, cond_fn()):
+                    logger.info(f"{phase}: reconstruction loss converged at step {progress.step} of {steps}")
+                    self.hparams.train_logger.log_stats(
+                        stats_meta={"phase": phase, "early stop at step": progress.step},
+                        train_stats={"loss": progress.losses["checks"][phase][-1][1]})
+                    break
                 if (progress.step % self.ckpt_interval_steps == 0 and progress.step < steps
                         and self.checkpoint_due()):
                     self.save_checkpoint()
+        progress.losses.setdefault("steps", {})[phase] = progress.step
         progress.phase, progress.step = PHASES[PHASES.index(phase) + 1], 0
         if phase == "embedding" or self.checkpoint_due():  # the end of step 1 is cheap to keep
             self.save_checkpoint()
@@ -439,7 +489,8 @@ class ImagicEditor(sb.Brain):
         hp = self.hparams
         settings = {key: getattr(hp, key, None) for key in (
             "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "loss_batch", "t_min",
-            "t_max", "seed", "input_peak", "window_overlap", "backbone_source")}
+            "t_max", "early_stop_interval", "early_stop_patience", "early_stop_min_delta", "early_stop_draws",
+            "seed", "input_peak", "window_overlap", "backbone_source")}
         identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
                     "target_prompt": target_prompt, **settings}
         return json.loads(json.dumps(identity, default=str))  # as it reads back from edit.json
