@@ -44,12 +44,21 @@ PHASES = ("encode", "embedding", "finetune", "sampling", "scoring")
 SCALED_PHASES = {"emb_steps": "embedding", "ft_steps": "finetune", "sample_steps": "sampling"}
 
 
-def schedule_args(schedule: str, paper_fraction: float, fast_precision: str) -> list:
-    """The overrides of one schedule (the paper's step counts times ``paper_fraction``)."""
+def schedule_args(schedule: str, paper_fraction: float, fast_precision: str, variants=None) -> list:
+    """The overrides of one schedule (the paper's step counts times ``paper_fraction``); a variant
+    is the fast schedule plus its own overrides."""
     if schedule == "paper":
         steps = [f"--{key}={max(1, round(value * paper_fraction))}" for key, value in PAPER_STEPS.items()]
         return PAPER_SETTINGS + ["--precision=fp32", "--eval_precision=fp32"] + steps
-    return [f"--precision={fast_precision}", f"--eval_precision={fast_precision}"]
+    return [f"--precision={fast_precision}", f"--eval_precision={fast_precision}", *(variants or {}).get(schedule, [])]
+
+
+def parse_variant(text: str):
+    """``NAME=--key=value --key=value`` -> (NAME, [overrides])."""
+    name, sep, overrides = text.partition("=")
+    if not sep or not name or name in ("paper", "fast") or not overrides.split():
+        raise argparse.ArgumentTypeError(f"--variant wants NAME=--key=value ..., not {text!r}")
+    return name, overrides.split()
 
 
 def pick_clips(entries, count):
@@ -87,6 +96,7 @@ def run_one(entry, schedule, args, workdir, paper_fraction=1.0):
     row = {p: result.metrics[f"seconds_{p}"] for p in PHASES}
     row["seconds"] = sum(row.values())  # the edit itself, model loaded
     row["load"] = total - row["seconds"]  # building/loading the model and reading the input
+    row.update({key: value for key, value in result.metrics.items() if key.startswith("steps_")})
     row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
     if paper_fraction != 1.0:
         for phase in SCALED_PHASES.values():
@@ -117,7 +127,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", default=str(REPO / "benchmarks/toy_world/manifest.json"))
     parser.add_argument("--clips", type=int, default=3, help="clips to edit (edit types in turn)")
-    parser.add_argument("--schedules", default="paper,fast")
+    parser.add_argument("--schedules", default="paper,fast",
+                        help="paper, fast, and any --variant names, comma-separated")
+    parser.add_argument("--variant", type=parse_variant, action="append", default=[],
+                        help="a named fast-schedule variant, e.g. --variant 'short=--ft_steps=50 --sample_steps=25' "
+                             "(repeatable; list its name in --schedules)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no_whole_process", action="store_true", help="skip the whole-process timing")
     parser.add_argument("--rows", default=None,
@@ -134,6 +148,10 @@ def main(argv=None):
     fast_precision = args.fast_precision or ("bf16" if args.device.startswith("cuda") else "fp32")
     common = [f"--device={args.device}", *extra]  # e.g. --backbone=tango --loss_batch=8
     schedules = args.schedules.split(",")
+    variants = dict(args.variant)
+    unknown = [s for s in schedules if s not in ("paper", "fast", *variants)]
+    if unknown:
+        parser.error(f"unknown schedules {unknown}: use paper, fast or a --variant name")
     clips = pick_clips(read_manifest(args.manifest), args.clips)
     rows = {s: [] for s in schedules}
     done = {}
@@ -146,7 +164,7 @@ def main(argv=None):
         for entry in clips:
             for schedule in schedules:
                 fraction = args.paper_fraction if schedule == "paper" else 1.0
-                run_args = common + schedule_args(schedule, args.paper_fraction, fast_precision)
+                run_args = common + schedule_args(schedule, args.paper_fraction, fast_precision, variants)
                 r = done.get((entry["id"], schedule, tuple(run_args)))
                 if r is None:
                     r = run_one(entry, schedule, run_args, workdir, fraction)
@@ -161,7 +179,8 @@ def main(argv=None):
         whole = None if args.no_whole_process else whole_process_seconds(
             clips[0], common + schedule_args("fast", 1.0, fast_precision), workdir)
 
-    keys = ["load", "seconds", *PHASES, "eta0_snr", "text", "audio", "sum", "peak_gib"]
+    keys = ["load", "seconds", *PHASES, "steps_embedding", "steps_finetune", "eta0_snr", "text", "audio", "sum",
+            "peak_gib"]
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     scaled = f"; paper phases scaled from a {args.paper_fraction:g} run" if args.paper_fraction != 1 else ""
     print(f"\n{len(clips)} clips, {device_name}, fast in {fast_precision}, extra {extra or 'none'} (means{scaled})")
@@ -169,11 +188,15 @@ def main(argv=None):
     print("|" + "---|" * (len(keys) + 1))
     for schedule in schedules:
         print(f"| {schedule} | " + " | ".join(f"{mean(rows[schedule], k):.3f}" for k in keys) + " |")
-    if {"paper", "fast"} <= set(schedules):
-        p, f = rows["paper"], rows["fast"]
-        print(f"\nspeed-up paper/fast: {mean(p, 'seconds') / mean(f, 'seconds'):.2f}x; "
-              f"eta0 SNR fast-paper: {mean(f, 'eta0_snr') - mean(p, 'eta0_snr'):+.2f} dB; "
-              f"CLAP sum fast/paper: {mean(f, 'sum') / mean(p, 'sum'):.3f}")
+    if "paper" in schedules:
+        print()
+        p = rows["paper"]
+        for schedule in schedules:
+            if schedule != "paper":
+                f = rows[schedule]
+                print(f"speed-up paper/{schedule}: {mean(p, 'seconds') / mean(f, 'seconds'):.2f}x; "
+                      f"eta0 SNR {schedule}-paper: {mean(f, 'eta0_snr') - mean(p, 'eta0_snr'):+.2f} dB; "
+                      f"CLAP sum {schedule}/paper: {mean(f, 'sum') / mean(p, 'sum'):.3f}")
     if whole is not None:
         print(f"whole process, fast schedule, {clips[0]['id']}: {whole:.1f} s")
 
