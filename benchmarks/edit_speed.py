@@ -23,6 +23,7 @@ Extra overrides apply to both schedules; the paper schedule's own values win.
 """
 
 import argparse
+import gc
 import json
 import statistics
 import subprocess
@@ -88,7 +89,9 @@ def run_one(entry, schedule, args, workdir, paper_fraction=1.0):
     (their cost per step is constant) and the run's quality numbers are dropped (not the paper's)."""
     from audio_editing.editing.recipe import run_edit
 
+    gc.collect()  # the previous edit's model (Brain <-> modules cycles) must not count in this one's peak
     if torch.cuda.is_available():
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     result = run_edit(recipe_editor(entry["edit_type"], REPO), edit_args(entry, workdir / schedule, args))
