@@ -137,6 +137,9 @@ def main(argv=None):
                              "(repeatable; list its name in --schedules)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no_whole_process", action="store_true", help="skip the whole-process timing")
+    parser.add_argument("--shard", default="0/1",
+                        help="K/N: run only every N-th of the picked clips, starting at the K-th (several "
+                             "processes with one --rows file share a long run; the last one prints all)")
     parser.add_argument("--rows", default=None,
                         help="a JSON-lines file: each finished edit is appended to it, and the edits it "
                              "already holds (same clip and schedule) are not run again, so a long run resumes")
@@ -156,6 +159,11 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown schedules {unknown}: use paper, fast or a --variant name")
     clips = pick_clips(read_manifest(args.manifest), args.clips)
+    try:
+        shard, shards = (int(x) for x in args.shard.split("/"))
+        assert 0 <= shard < shards
+    except (ValueError, AssertionError):
+        parser.error(f"--shard wants K/N with 0 <= K < N, not {args.shard!r}")
     rows = {s: [] for s in schedules}
     done = {}
     if args.rows and Path(args.rows).exists():
@@ -164,11 +172,13 @@ def main(argv=None):
             done[record["id"], record["schedule"], tuple(record["args"])] = record["row"]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for entry in clips:
+        for index, entry in enumerate(clips):
             for schedule in schedules:
                 fraction = args.paper_fraction if schedule == "paper" else 1.0
                 run_args = common + schedule_args(schedule, args.paper_fraction, fast_precision, variants)
                 r = done.get((entry["id"], schedule, tuple(run_args)))
+                if r is None and index % shards != shard:  # another process's clip: read its row at the end
+                    continue
                 if r is None:
                     r = run_one(entry, schedule, run_args, workdir, fraction)
                     if args.rows:

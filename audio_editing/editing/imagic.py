@@ -373,6 +373,8 @@ class ImagicEditor(sb.Brain):
             return False
         checks = self.progress.losses.setdefault("checks", {}).setdefault(phase, [])
         checks.append([self.progress.step, self.eval_loss(cond, draws=hp.early_stop_draws)])
+        hp.train_logger.log_stats(stats_meta={"phase": phase, "check at step": self.progress.step},
+                                  train_stats={"reconstruction loss": checks[-1][1]})
         best, stalls = float("inf"), 0
         for _, loss in checks:
             if loss < best * (1 - hp.early_stop_min_delta):
