@@ -130,7 +130,8 @@ class AudioLDM2Backbone(AudioLDMLineageBackbone):
         return TextCond(empty.hidden.to(cond.hidden), empty.mask.to(cond.mask))
 
     # --- what step 2 trains -------------------------------------------------
-    def enable_lora(self, rank: int = 4, alpha: Optional[float] = None) -> None:
+    def enable_lora(self, rank: int = 4, alpha: Optional[float] = None,
+                    target_modules: Optional[List[str]] = None) -> None:
         """LoRA on the attention projections. ``AudioLDM2UNet2DConditionModel`` has no ``add_adapter``, so the
         adapter is injected with peft directly and registered as ``unet.peft_config`` like diffusers does."""
         from peft import LoraConfig, inject_adapter_in_model
@@ -138,7 +139,7 @@ class AudioLDM2Backbone(AudioLDMLineageBackbone):
         if getattr(self.unet, "peft_config", None):
             return
         config = LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian",
-                            target_modules=self.lora_target_modules)
+                            target_modules=list(target_modules or self.lora_target_modules))
         inject_adapter_in_model(config, self.unet, adapter_name="default")
         self.unet.peft_config = {"default": config}
 

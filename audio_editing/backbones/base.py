@@ -152,15 +152,18 @@ class Backbone(torch.nn.Module):
         raise ValueError(f"unsupported prediction type {self.prediction_type!r}")
 
     # --- what step 2 trains -------------------------------------------------
-    def enable_lora(self, rank: int = 4, alpha: Optional[float] = None) -> None:
-        """Add a LoRA adapter (peft) to the UNet's attention projections, once."""
+    def enable_lora(self, rank: int = 4, alpha: Optional[float] = None,
+                    target_modules: Optional[List[str]] = None) -> None:
+        """Add a LoRA adapter (peft) to the UNet, once: to the modules named ``target_modules``
+        (peft's suffix match: ``conv1`` adapts every ResNet block's first convolution), by default
+        ``lora_target_modules`` (the attention projections)."""
         from peft import LoraConfig
 
         if getattr(self.unet, "peft_config", None):
             return
         self.unet.add_adapter(LoraConfig(
             r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian",
-            target_modules=self.lora_target_modules,
+            target_modules=list(target_modules or self.lora_target_modules),
         ))
 
     def trainable_parameters(self, mode: str) -> List[torch.nn.Parameter]:

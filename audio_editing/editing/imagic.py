@@ -174,7 +174,8 @@ class ImagicEditor(sb.Brain):
 
     Modules: ``backbone`` (an ``audio_editing.backbones.base.Backbone``).
     Hparams used: ``emb_steps``, ``emb_lr``, ``ft_steps``, ``ft_lr``, ``ft_mode`` (full | lora),
-    ``lora_rank``, ``loss_batch`` (timesteps drawn per optimisation step), ``t_min``, ``t_max``,
+    ``lora_rank``, ``lora_targets`` (module names, None: the backbone's), ``loss_batch`` (timesteps drawn
+    per optimisation step), ``t_min``, ``t_max``,
     ``early_stop_interval``, ``early_stop_patience``, ``early_stop_min_delta``, ``early_stop_draws``
     (early stopping of steps 1 and 2, see ``converged``; interval 0: fixed step counts),
     ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``, ``ckpt_min_minutes``,
@@ -289,7 +290,7 @@ class ImagicEditor(sb.Brain):
         hp = self.hparams
         self.embedding = EmbeddingHolder(e_target.repeat(len(self.window_starts))).to(self.device)
         if hp.ft_mode == "lora":
-            backbone.enable_lora(hp.lora_rank)
+            backbone.enable_lora(hp.lora_rank, target_modules=getattr(hp, "lora_targets", None))
         self.compile_unet()
         ft_params = backbone.trainable_parameters(hp.ft_mode)
         self.emb_optimizer = torch.optim.Adam([self.embedding.hidden], lr=hp.emb_lr)
@@ -490,7 +491,7 @@ class ImagicEditor(sb.Brain):
         """What the checkpoints are trained for: the model input, the prompt, the training settings."""
         hp = self.hparams
         settings = {key: getattr(hp, key, None) for key in (
-            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "loss_batch", "t_min",
+            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "lora_targets", "loss_batch", "t_min",
             "t_max", "early_stop_interval", "early_stop_patience", "early_stop_min_delta", "early_stop_draws",
             "seed", "input_peak", "window_overlap", "backbone_source")}
         identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],

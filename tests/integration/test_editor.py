@@ -172,3 +172,11 @@ def test_compiled_unet_edits_like_the_eager_one(clip, tiny_model_dir, tmp_path):
                     "--compile_backend=aot_eager")  # dynamo and autograd tracing, no C++ build: CI-sized
     assert compiled.metrics["unet_compiled"] and not eager.metrics["unet_compiled"]
     assert torch.allclose(compiled.latents, eager.latents, atol=1e-3), (compiled.latents - eager.latents).abs().max()
+
+
+def test_lora_targets_choose_the_adapted_modules(clip, tiny_model_dir, tmp_path):
+    result = edit(clip, tiny_model_dir, tmp_path, "--ft_mode=lora", "--lora_rank=2", "--ft_lr=0.01",
+                  "--lora_targets=[to_q,conv1]", "--ckpt_min_minutes=0")
+    state = torch.load(next((result.folder / "save").glob("CKPT*")) / "unet.ckpt")
+    adapted = {key.split(".lora_")[0].rsplit(".", 1)[-1] for key in state}
+    assert adapted == {"to_q", "conv1"}, adapted
