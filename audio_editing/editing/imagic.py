@@ -174,7 +174,8 @@ class ImagicEditor(sb.Brain):
 
     Modules: ``backbone`` (an ``audio_editing.backbones.base.Backbone``).
     Hparams used: ``emb_steps``, ``emb_lr``, ``ft_steps``, ``ft_lr``, ``ft_mode`` (full | lora),
-    ``lora_rank``, ``lora_targets`` (module names, None: the backbone's), ``loss_batch`` (timesteps drawn
+    ``lora_rank``, ``lora_targets`` (module names, None: the backbone's), ``lora_lr`` (step 2's learning
+    rate with LoRA, None: ``ft_lr``), ``loss_batch`` (timesteps drawn
     per optimisation step), ``t_min``, ``t_max``,
     ``early_stop_interval``, ``early_stop_patience``, ``early_stop_min_delta``, ``early_stop_draws``
     (early stopping of steps 1 and 2, see ``converged``; interval 0: fixed step counts),
@@ -294,7 +295,8 @@ class ImagicEditor(sb.Brain):
         self.compile_unet()
         ft_params = backbone.trainable_parameters(hp.ft_mode)
         self.emb_optimizer = torch.optim.Adam([self.embedding.hidden], lr=hp.emb_lr)
-        self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr)
+        lora_lr = getattr(hp, "lora_lr", None) if hp.ft_mode == "lora" else None
+        self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr if lora_lr is None else lora_lr)
         self.progress = EditProgress(hp.seed)
         self.progress.fingerprint = self.fingerprint(wav, target_prompt)
         self.last_checkpoint = time.monotonic()
@@ -491,7 +493,7 @@ class ImagicEditor(sb.Brain):
         """What the checkpoints are trained for: the model input, the prompt, the training settings."""
         hp = self.hparams
         settings = {key: getattr(hp, key, None) for key in (
-            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "lora_targets", "loss_batch", "t_min",
+            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "lora_targets", "lora_lr", "loss_batch", "t_min",
             "t_max", "early_stop_interval", "early_stop_patience", "early_stop_min_delta", "early_stop_draws",
             "seed", "input_peak", "window_overlap", "backbone_source")}
         identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
