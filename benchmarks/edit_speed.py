@@ -19,7 +19,11 @@ the means and the paper/fast ratios. One more fast edit is timed as a whole proc
 Schedules: ``paper`` = 500 embedding steps (Adam 2e-3), 1500 fine-tuning steps (1e-6),
 one timestep per step, 200 DDIM steps, fp32; ``fast`` = the backbone's hparams file with the
 extra command-line overrides, in ``--fast_precision`` (bf16 autocast on CUDA by default).
-Extra overrides apply to both schedules; the paper schedule's own values win.
+Extra overrides apply to both schedules; the paper schedule's own values win. A ``--variant
+NAME=overrides`` is one more schedule (the fast one plus its overrides), e.g.
+``--schedules=paper,fast,short --variant "short=--ft_steps=50 --sample_steps=25"``. ``--rows`` keeps
+every finished edit in a JSON-lines file (a rerun skips them), ``--shard K/N`` splits the clips
+over processes that share that file; a last run without ``--shard`` prints the whole table.
 """
 
 import argparse
