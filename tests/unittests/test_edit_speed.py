@@ -1,0 +1,45 @@
+"""benchmarks/edit_speed.py: variants run side by side, and a long run split over shards resumes from its rows file."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "edit_speed.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("edit_speed", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shards_share_one_rows_file_and_a_last_run_only_reads_it(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    bench = load_script()
+    rows_file = tmp_path / "rows.jsonl"
+    args = ["--clips=2", f"--rows={rows_file}", "--schedules=fast,short", "--variant", "short=--sample_steps=2",
+            "--no_whole_process", f"--backbone_source={tiny_model_dir}", "--device=cpu", "--emb_steps=2",
+            "--ft_steps=2", "--sample_steps=3", "--etas=[0,1]", "--noprogressbar"]
+    bench.main(args + ["--shard=0/2"])
+    assert [json.loads(line)["schedule"] for line in rows_file.read_text().splitlines()] == ["fast", "short"]
+    bench.main(args + ["--shard=1/2"])
+    records = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    assert sorted((r["id"], r["schedule"]) for r in records) == sorted(
+        (clip, schedule) for clip in ("addition_00", "style_transfer_00") for schedule in ("fast", "short"))
+    assert {r["row"]["steps_finetune"] for r in records} == {2}
+    capsys.readouterr()
+
+    monkeypatch.setattr(bench, "run_one", lambda *a, **k: pytest.fail("a finished edit ran again"))
+    bench.main(args)
+    table = capsys.readouterr().out
+    assert "\n2 clips, cpu" in table and "| fast | " in table and "| short | " in table
+
+
+def test_a_variant_needs_a_name_and_overrides():
+    bench = load_script()
+    assert bench.parse_variant("short=--ft_steps=50 --sample_steps=25") == ("short", ["--ft_steps=50", "--sample_steps=25"])
+    for bad in ("short", "=--ft_steps=5", "paper=--ft_steps=5", "short="):
+        with pytest.raises(Exception, match="NAME=--key=value"):
+            bench.parse_variant(bad)
