@@ -46,6 +46,11 @@ COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without
 ENCODE_CHUNK = 8  # windows per VAE call
 
 
+def is_compiled(module: torch.nn.Module) -> bool:
+    """Whether ``module.compile()`` has been called on ``module`` (it stays the same module)."""
+    return getattr(module, "_compiled_call_impl", None) is not None
+
+
 class Draws(NamedTuple):
     """One batch of the diffusion loss: which windows, at which timesteps, with which noise."""
 
@@ -281,7 +286,7 @@ class ImagicEditor(sb.Brain):
         clock.lap("scoring")
         result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
         result.metrics.update({f"steps_{phase}": n for phase, n in self.losses.get("steps", {}).items()})
-        result.metrics["unet_compiled"] = getattr(backbone.unet, "_compiled_call_impl", None) is not None
+        result.metrics["unet_compiled"] = is_compiled(backbone.unet)
         return result
 
     def generate(self, etas: List[float], wav: torch.Tensor, target_prompt: str, e_target: TextCond,
@@ -331,7 +336,7 @@ class ImagicEditor(sb.Brain):
         names, checkpoints and adapters stay as they are. Compiling costs time once per shape and
         mode (embedding, fine-tuning, sampling): worth it for long schedules and batch evaluation."""
         unet = self.modules.backbone.unet
-        if not self.compile or getattr(unet, "_compiled_call_impl", None) is not None:
+        if not self.compile or is_compiled(unet):
             return
         backend = getattr(self.hparams, "compile_backend", "inductor")
         unet.compile(backend=backend, mode=None if backend != "inductor" else self.compile_mode,
@@ -493,8 +498,8 @@ class ImagicEditor(sb.Brain):
         """What the checkpoints are trained for: the model input, the prompt, the training settings."""
         hp = self.hparams
         settings = {key: getattr(hp, key, None) for key in (
-            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "lora_targets", "lora_lr", "loss_batch", "t_min",
-            "t_max", "early_stop_interval", "early_stop_patience", "early_stop_min_delta", "early_stop_draws",
+            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "lora_targets", "lora_lr",
+            "loss_batch", "t_min", "t_max", "early_stop_interval", "early_stop_patience", "early_stop_min_delta", "early_stop_draws",
             "seed", "input_peak", "window_overlap", "backbone_source")}
         identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
                     "target_prompt": target_prompt, **settings}

@@ -1,23 +1,14 @@
 """benchmarks/edit_speed.py: variants run side by side, and a long run split over shards resumes from its rows file."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "edit_speed.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("edit_speed", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_benchmark
 
 
 def test_shards_share_one_rows_file_and_a_last_run_only_reads_it(tiny_model_dir, tmp_path, capsys, monkeypatch):
-    bench = load_script()
+    bench = load_benchmark("edit_speed")
     rows_file = tmp_path / "rows.jsonl"
     args = ["--clips=2", f"--rows={rows_file}", "--schedules=fast,short", "--variant", "short=--sample_steps=2",
             "--no_whole_process", f"--backbone_source={tiny_model_dir}", "--device=cpu", "--emb_steps=2",
@@ -38,7 +29,7 @@ def test_shards_share_one_rows_file_and_a_last_run_only_reads_it(tiny_model_dir,
 
 
 def test_a_variant_needs_a_name_and_overrides():
-    bench = load_script()
+    bench = load_benchmark("edit_speed")
     assert bench.parse_variant("short=--ft_steps=50 --sample_steps=25") == ("short", ["--ft_steps=50", "--sample_steps=25"])
     for bad in ("short", "=--ft_steps=5", "paper=--ft_steps=5", "short="):
         with pytest.raises(Exception, match="NAME=--key=value"):

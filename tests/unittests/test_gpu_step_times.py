@@ -1,20 +1,10 @@
 """benchmarks/gpu_step_times.py runs as is: a tiny CPU run prints one row per model, step kind and batch."""
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_step_times.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_step_times", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_benchmark
 
 
 def test_tiny_run_prints_the_table(capsys):
-    bench = load_script()
+    bench = load_benchmark("gpu_step_times")
     rows = bench.main(["--tiny", "--device=cpu", "--batch=2", "--warmup=0", "--iters=1"])
     table = capsys.readouterr().out
     assert len(rows) == 3 * 4 * 2  # models x step kinds x batch settings (fp32 only on CPU)
@@ -29,7 +19,7 @@ def test_tiny_run_prints_the_table(capsys):
 def test_published_configs_give_the_published_sizes():
     import torch
 
-    bench = load_script()
+    bench = load_benchmark("gpu_step_times")
     sizes = {}
     for name, config in bench.MODELS.items():
         sizes[name] = bench.Runner(name, config, bench.LATENT, torch.device("meta")).params
