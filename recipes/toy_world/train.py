@@ -15,13 +15,13 @@ To run (defaults fit in about 45 minutes on a 2-core CPU, a few minutes on a GPU
     python recipes/toy_world/train.py recipes/toy_world/hparams/toy_world.yaml
     python recipes/toy_world/train.py recipes/toy_world/hparams/toy_world.yaml --device=cuda --num_workers=8
 
-Any top-level key of the hparams file can be overridden, e.g. ``--unet_steps=500``.
+Any top-level key of the hparams file can be overridden, e.g. ``--unet_steps=500``;
+``--init_model=embedded:toy_world`` continues training the shipped model's UNet.
 SpeechBrain run options apply: ``--device``, ``--precision=bf16`` (bfloat16
 autocast), ``--max_grad_norm``, ``--noprogressbar``. Then measure the model with
 ``python recipes/toy_world/check_model.py <output_folder>/model``.
 """
 
-import sys
 import time
 
 import speechbrain as sb
@@ -29,12 +29,15 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import infer_device
 from speechbrain.utils.train_logger import FileTrainLogger
 
-from audio_editing.backbones.toy_train import train_toy_world
+from audio_editing.backbones.toy_train import init_model_folder, train_toy_world
+from audio_editing.cli import run_cli
 
-if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    init_model_folder(hparams)  # a bad --init_model fails before anything is written
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
                                    hyperparams_to_save=hparams_file, overrides=overrides)
     train_logger = FileTrainLogger(hparams["train_log"], precision=4)
@@ -44,3 +47,7 @@ if __name__ == "__main__":
                                    progress=not run_opts["noprogressbar"], train_logger=train_logger)
     train_logger.log_stats({"stage": "all", "seconds": round(time.time() - start, 1)})
     print(f"model written to {model_folder}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -72,3 +72,40 @@ def test_short_caption_encoding_conditions_the_unet_like_encode_text():
         reference = backbone.predict(z_t, t, backbone.encode_text(prompts))
         torch.testing.assert_close(backbone.predict(z_t, t, encode_captions(backbone, prompts)), reference,
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_init_model_continues_from_a_model_folder(trained, tmp_path):
+    """VAE and evaluator are kept bit for bit; the UNet starts from the given one and moves."""
+    from safetensors.torch import load_file
+
+    init = trained / "model"
+    subprocess.run([sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "toy_world.yaml"),
+                    f"--output_folder={tmp_path}", f"--init_model={init}", "--seed=7", "--unet_lr=0.001",
+                    *TINY_SETTINGS],
+                   cwd=REPO_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, timeout=300)
+    out = tmp_path / "model"
+
+    def weights(folder):
+        return load_file(str(next(folder.glob("*.safetensors"))))
+
+    for part in ("vae", "evaluator"):
+        before, after = weights(init / part), weights(out / part)
+        assert before.keys() == after.keys()
+        assert all(torch.equal(before[k], after[k]) for k in before), part
+    assert (out / "backbone.json").read_text() == (init / "backbone.json").read_text()
+    before, after = weights(init / "unet"), weights(out / "unet")
+    assert before.keys() == after.keys()
+    moved = sum((after[k].float() - before[k].float()).abs().sum() for k in before)
+    size = sum(before[k].float().abs().sum() for k in before)
+    # trained on (moved), from the given weights: a re-initialised UNet would differ by about its own size
+    assert 0 < moved < 0.2 * size
+
+
+def test_init_model_that_is_not_a_model_gives_a_clear_error(tmp_path):
+    run = subprocess.run([sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "toy_world.yaml"),
+                          f"--output_folder={tmp_path / 'out'}", f"--init_model={tmp_path}", *TINY_SETTINGS],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "is not a toy_world model folder" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "out" / "model").exists()
