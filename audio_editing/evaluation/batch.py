@@ -44,7 +44,8 @@ NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides th
 # best_eta: the chosen eta, or the chosen strength for a baseline
 RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
-                  "text_clap_span", "ref_mel_snr_span", "seconds"]
+                  "text_clap_span", "ref_mel_snr_span", "eta0_free_mel_snr_observed",
+                  "vae_mel_snr_observed", "seconds"]
 
 
 def read_manifest(source) -> List[dict]:
@@ -133,7 +134,9 @@ def clip_metrics(entry: dict, result, scorer, logmel) -> dict:
     reference_mel = logmel(input_wav[None])
     if 0.0 in result.etas:
         row["eta0_mel_snr"] = mel_snr(logmel(result.wavs[result.etas.index(0.0)][None]), reference_mel).item()
-    row["vae_mel_snr"] = result.metrics.get("vae_mel_snr")
+    # inpainting: steps 1-2 alone on the observed audio (the edits match it there by construction)
+    for key in ("vae_mel_snr", "eta0_free_mel_snr_observed", "vae_mel_snr_observed"):
+        row[key] = result.metrics.get(key)
     if entry.get("reference"):
         reference = load_audio(entry["reference"], rate)[: result.wavs.shape[-1]]
         row["ref_mel_snr"] = mel_snr(logmel(result.wavs[best][None]), logmel(reference[None])).item()
@@ -177,11 +180,16 @@ def summary_table(rows: List[dict], figures: Dict[str, str] = None) -> str:
     more = {"text_clap_input": "Text of input", "eta0_mel_snr": "eta=0 SNR to input (dB)",
             "vae_mel_snr": "VAE SNR (dB)", "added_text_clap": "Text of added sound",
             "text_clap_span": "Text of span", "ref_mel_snr_span": "span ref SNR (dB)",
+            "eta0_free_mel_snr_observed": "eta=0 SNR, observed, free (dB)",
+            "vae_mel_snr_observed": "VAE SNR, observed (dB)",
             "best_eta": "chosen eta / strength", "seconds": "s / edit"}
     lines = ["# Results", "",
              "Means over clips at each clip's chosen eta (baselines: strength), the one maximising "
              "Text + Audio. Text: edit vs target prompt; Audio: edit vs input; onset F1: the edit's onsets "
-             "vs the input's (50 ms); ref SNR: log-mel SNR of the edit to the reference edit.", "",
+             "vs the input's (50 ms); ref SNR: log-mel SNR of the edit to the reference edit. Inpainting "
+             "keeps the observed audio by construction, so its eta=0 SNR to the input measures the filled span "
+             "against the blank; eta=0 SNR, observed, free: an eta=0 sample drawn without holding the observed "
+             "frames, over the frames outside the span (steps 1-2 alone).", "",
              "## Table 1", "", *markdown_table(groups, table1), "", "## More metrics", "",
              *markdown_table(groups, more), ""]
     if figures:

@@ -8,6 +8,11 @@ input's (noised to each step's level); the output keeps every sample outside the
 span bit-identical to the input file, in every channel and at its own sample rate.
 A long input is edited in windows; the span is mapped onto each window's latent frames.
 
+With ``free_eta0_check`` the editor also samples eta=0 once more without holding the
+observed frames, and reports how well steps 1-2 alone reconstruct the observed audio
+(``eta0_free_mel_snr_observed``, next to the VAE's ``vae_mel_snr_observed``): the edits
+themselves match the input outside the span by construction, so they cannot show it.
+
 To run (from the repo root)::
 
     python recipes/inpainting/edit.py hparams/inpainting.yaml \\
@@ -24,6 +29,7 @@ from audio_editing.data.audio import digital_silence_span
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
+from audio_editing.evaluation.metrics import mel_snr
 
 
 class InpaintingEditor(ImagicEditor):
@@ -72,6 +78,8 @@ class InpaintingEditor(ImagicEditor):
         return self.latent_keep(windows, shape)
 
     def after_denoise_step(self, z, next_t, window):
+        if not self.hold_observed:
+            return z
         keep = self.latent_keep([window], z.shape)
         known = self.z0[window: window + 1]
         if next_t is not None:
@@ -92,9 +100,45 @@ class InpaintingEditor(ImagicEditor):
                                                                    [target_prompt]).tolist()
         return scores
 
+    hold_observed = True  # False: sample freely (the eta=0 check of steps 1-2)
+    free_eta0 = None  # the free eta=0 sample [T]; baselines (their own generate) have none
+
+    def generate(self, etas, wav, target_prompt, e_target, clock):
+        latents = super().generate(etas, wav, target_prompt, e_target, clock)
+        self.free_eta0 = None
+        if self.hparams.free_eta0_check:
+            self.hold_observed = False
+            try:
+                free = self.sample_edits([0.0], e_target, self.embedding.cond().detach())[0]
+            finally:
+                self.hold_observed = True
+            self.free_eta0 = self.join_windows(self.decode_windows(free))
+        return latents
+
+    def observed_frames(self, frames: int) -> torch.Tensor:
+        """[frames] bool: the log-mel frames whose analysis window lies wholly outside the span."""
+        logmel = self.modules.backbone.logmel
+        start, end = (s * logmel.sample_rate for s in self.span)
+        centres = torch.arange(frames) * logmel.hop_length
+        return (centres + logmel.n_fft / 2 <= start) | (centres - logmel.n_fft / 2 >= end)
+
+    @torch.no_grad()
+    def observed_mel_snr(self, wav: torch.Tensor) -> float:
+        """Log-mel SNR of ``wav`` [T] (the model's rate and level) to the input, over the observed frames."""
+        logmel = self.modules.backbone.logmel
+        estimate, reference = logmel(wav[None].to(self.device)), logmel(self.input_wav[None])
+        keep = self.observed_frames(reference.shape[1]).to(reference.device)
+        if not keep.any():
+            return float("nan")
+        return mel_snr(estimate[:, keep], reference[:, keep]).item()
+
     def edit(self, wav, target_prompt):
         result = super().edit(wav, target_prompt)
         result.metrics["span_seconds"] = self.span
+        if self.free_eta0 is not None:
+            result.metrics["eta0_free_mel_snr_observed"] = self.observed_mel_snr(self.free_eta0)
+            result.metrics["vae_mel_snr_observed"] = self.observed_mel_snr(
+                self.join_windows(self.decode_windows(self.z0)))
         return result
 
 

@@ -1,5 +1,7 @@
 """The three steps on a tiny random model: losses fall, LoRA stays LoRA, runs resume, overrides land."""
 
+import math
+
 import soundfile as sf
 import pytest
 import torch
@@ -180,3 +182,43 @@ def test_lora_targets_choose_the_adapted_modules(clip, tiny_model_dir, tmp_path)
     state = torch.load(next((result.folder / "save").glob("CKPT*")) / "unet.ckpt")
     adapted = {key.split(".lora_")[0].rsplit(".", 1)[-1] for key in state}
     assert adapted == {"to_q", "conv1"}, adapted
+
+
+
+def _inpainting_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("inpaint", "recipes/inpainting/edit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_inpainting_reports_the_free_eta0_reconstruction_of_the_observed_audio(gap_clip, tiny_model_dir, tmp_path):
+    result = edit(gap_clip, tiny_model_dir, tmp_path, editor=_inpainting_module().InpaintingEditor,
+                  hparams="hparams/inpainting.yaml")
+    free, vae = result.metrics["eta0_free_mel_snr_observed"], result.metrics["vae_mel_snr_observed"]
+    assert math.isfinite(free) and math.isfinite(vae)
+    assert free != vae  # the free sample is not held to the input's latent frames
+    no_check = edit(gap_clip, tiny_model_dir, tmp_path / "off", "--free_eta0_check=False",
+                    editor=_inpainting_module().InpaintingEditor, hparams="hparams/inpainting.yaml")
+    assert "eta0_free_mel_snr_observed" not in no_check.metrics
+    torch.testing.assert_close(no_check.wavs, result.wavs)  # the check does not change the edits
+
+
+def test_observed_mel_snr_sees_only_the_frames_outside_the_span():
+    from types import SimpleNamespace
+
+    from audio_editing.backbones.mel import LogMel
+
+    editor_class = _inpainting_module().InpaintingEditor
+    wav = torch.randn(16000, generator=torch.Generator().manual_seed(0)) * 0.1
+    editor = SimpleNamespace(modules=SimpleNamespace(backbone=SimpleNamespace(logmel=LogMel())), span=(0.5, 0.8),
+                             input_wav=wav, device="cpu")
+    editor.observed_frames = lambda frames: editor_class.observed_frames(editor, frames)
+    inside, outside = wav.clone(), wav.clone()
+    inside[8000:12800] = torch.randn(4800) * 0.5  # the span itself
+    outside[1600:3200] += torch.randn(1600) * 0.1  # 0.1-0.2 s, observed
+    unchanged = editor_class.observed_mel_snr(editor, inside)
+    changed = editor_class.observed_mel_snr(editor, outside)
+    assert unchanged > 60 and changed < 30
