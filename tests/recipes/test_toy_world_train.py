@@ -109,3 +109,16 @@ def test_init_model_that_is_not_a_model_gives_a_clear_error(tmp_path):
     assert "is not a toy_world model folder" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "out" / "model").exists()
+
+
+def test_text_noise_spares_the_null_prompt_and_is_relative_to_each_position():
+    from audio_editing.backbones.base import TextCond
+    from audio_editing.backbones.toy_train import noisy_condition
+
+    hidden = torch.randn(3, 5, 64) * torch.tensor([1.0, 10.0, 0.1]).view(3, 1, 1)
+    cond = TextCond(hidden, torch.ones(3, 5, dtype=torch.long))
+    noisy = noisy_condition(cond, ["a dog barks", "rain", ""], 0.5, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(noisy.hidden[2], hidden[2])  # "" is the unconditional branch: exact
+    relative = (noisy.hidden[:2] - hidden[:2]).norm(dim=-1) / hidden[:2].norm(dim=-1)
+    assert ((relative > 0.35) & (relative < 0.65)).all()  # 0.5 of each position's size, whatever its scale
+    assert noisy_condition(cond, ["a", "b", "c"], 0.0, torch.Generator()) is cond
