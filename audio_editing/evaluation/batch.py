@@ -167,7 +167,26 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
     return lines
 
 
-def summary_table(rows: List[dict], figures: Dict[str, str] = None) -> str:
+def added_sound_table(per_eta: List[dict]) -> List[str]:
+    """Addition: mean Text score of the added sound alone at each eta / strength, per method (the whole
+    scene's Text score hides whether the added sound is there)."""
+    rows = [r for r in per_eta if r.get("edit_type") == "addition" and r.get("added_text_clap") not in (None, "")]
+    if not rows:
+        return []
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    lines = ["## Addition: the added sound's Text score against eta / strength", "",
+             "Mean Text score of each edit against the added sound's own prompt (`added_prompt`), "
+             "at every swept value.", "", "| method | sweep | values |", "|---|---|---|"]
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        values = sorted({float(r["eta"]) for r in mine})
+        cells = [f"{v:g}: {column_mean([r for r in mine if float(r['eta']) == v], 'added_text_clap'):.3f}"
+                 for v in values]
+        lines.append(f"| {method} | {mine[0].get('sweep') or 'eta'} | " + ", ".join(cells) + " |")
+    return lines + [""]
+
+
+def summary_table(rows: List[dict], figures: Dict[str, str] = None, per_eta: List[dict] = None) -> str:
     """results.md: Table 1 (means per edit type and method), further metrics, and the Fig. 4 plots."""
     groups: Dict[tuple, List[dict]] = {}
     for row in rows:
@@ -192,6 +211,7 @@ def summary_table(rows: List[dict], figures: Dict[str, str] = None) -> str:
              "frames, over the frames outside the span (steps 1-2 alone).", "",
              "## Table 1", "", *markdown_table(groups, table1), "", "## More metrics", "",
              *markdown_table(groups, more), ""]
+    lines += added_sound_table(per_eta or [])
     if figures:
         lines += ["## Text and Audio scores vs eta / strength (Fig. 4)", ""]
         lines += [f"![{edit_type}]({name})" for edit_type, name in figures.items()] + [""]
@@ -364,6 +384,6 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
         write_csv(output_folder / "results.csv", rows, RESULT_COLUMNS)
         shutil.rmtree(output_folder / "ranks", ignore_errors=True)  # merged: results.csv holds their rows
         figures = plot_scores_per_edit_type(output_folder, per_eta)
-        atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows, figures)))
+        atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows, figures, per_eta)))
     shard.barrier()
     return read_results(output_folder / "results.csv")

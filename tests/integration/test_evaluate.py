@@ -100,12 +100,17 @@ def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, t
         assert 0.0 <= float(row["onset_f1"]) <= 1.0
         inpainting = row["edit_type"] == "inpainting"
         assert bool(row["text_clap_span"]) == inpainting and bool(row["ref_mel_snr_span"]) == inpainting
+        # the free eta=0 check of steps 1-2: the method on inpainting only (the baselines train nothing)
+        free = inpainting and row["method"] in ("imagic", "imagic_lora")
+        assert bool(row["eta0_free_mel_snr_observed"]) == free and bool(row["vae_mel_snr_observed"]) == free
         sweep = "strength" if row["method"] in ("sdedit", "ddpm_inversion") else "eta"
         assert (out / row["method"] / row["edit_type"] / row["id"] / f"edit_{sweep}1.00.wav").is_file()
     table = (out / "results.md").read_text()
     assert "| edit type | method | clips | Sum | Text | Audio | onset F1 | ref SNR (dB) |" in table
     for method in methods:
         assert f"| inpainting | {method} | 1 |" in table
+    added = table.split("## Addition: the added sound's Text score against eta / strength")[1]
+    assert "| imagic | eta | 0: " in added and "| sdedit | strength | 0: " in added
     for edit_type in ("addition", "inpainting"):
         assert (out / f"clap_vs_eta_{edit_type}.png").is_file() and f"(clap_vs_eta_{edit_type}.png)" in table
     sweeps = {(r["method"], r["sweep"]) for r in batch.read_results(out / "eta_scores.csv")}
