@@ -282,7 +282,7 @@ class ImagicEditor(sb.Brain):
                             window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
                             resumed_from=self.resumed_from)
         result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
-        result.metrics["vae_mel_snr"] = self.vae_reconstruction_snr()
+        result.metrics.update(self.reconstruction_metrics(self.join_windows(self.decode_windows(self.z0))))
         clock.lap("scoring")
         result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
         result.metrics.update({f"steps_{phase}": n for phase, n in self.losses.get("steps", {}).items()})
@@ -349,11 +349,11 @@ class ImagicEditor(sb.Brain):
         return torch.cat([self.modules.backbone.decode(part).float() for part in z.split(ENCODE_CHUNK)])
 
     @torch.no_grad()
-    def vae_reconstruction_snr(self) -> float:
-        """Log-mel SNR of decode(encode(input)): the ceiling for any reconstruction at eta=0."""
+    def reconstruction_metrics(self, vae_wav: torch.Tensor) -> dict:
+        """Hook: per-edit reconstruction numbers from ``vae_wav`` [T], decode(encode(input)) at the model's
+        rate and level. Here ``vae_mel_snr``, its log-mel SNR to the input: the ceiling for eta=0."""
         logmel = self.modules.backbone.logmel
-        wav = self.join_windows(self.decode_windows(self.z0))
-        return mel_snr(logmel(wav[None]), logmel(self.input_wav[None])).item()
+        return {"vae_mel_snr": mel_snr(logmel(vae_wav[None]), logmel(self.input_wav[None])).item()}
 
     @torch.no_grad()
     def eval_loss(self, cond: TextCond, draws: int = 32, seed: int = 0) -> float:

@@ -132,13 +132,16 @@ class InpaintingEditor(ImagicEditor):
             return float("nan")
         return mel_snr(estimate[:, keep], reference[:, keep]).item()
 
+    def reconstruction_metrics(self, vae_wav):
+        metrics = super().reconstruction_metrics(vae_wav)
+        if self.free_eta0 is not None:
+            metrics["eta0_free_mel_snr_observed"] = self.observed_mel_snr(self.free_eta0)
+            metrics["vae_mel_snr_observed"] = self.observed_mel_snr(vae_wav)
+        return metrics
+
     def edit(self, wav, target_prompt):
         result = super().edit(wav, target_prompt)
         result.metrics["span_seconds"] = self.span
-        if self.free_eta0 is not None:
-            result.metrics["eta0_free_mel_snr_observed"] = self.observed_mel_snr(self.free_eta0)
-            result.metrics["vae_mel_snr_observed"] = self.observed_mel_snr(
-                self.join_windows(self.decode_windows(self.z0)))
         return result
 
 
