@@ -1,6 +1,7 @@
 """The three steps on a tiny random model: losses fall, LoRA stays LoRA, runs resume, overrides land."""
 
 import math
+from pathlib import Path
 
 import soundfile as sf
 import pytest
@@ -8,7 +9,13 @@ import torch
 
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
+from audio_editing.evaluation.batch import recipe_editor
 from tests.conftest import tiny_args
+
+
+def inpainting_editor():
+    """The editor class recipes/inpainting/edit.py defines (loaded as the batch evaluation loads it)."""
+    return recipe_editor("inpainting", Path(__file__).resolve().parents[2])
 
 
 def edit(clip, model_dir, out_dir, *extra, editor=ImagicEditor, hparams="hparams/addition.yaml"):
@@ -96,12 +103,7 @@ def test_hparams_override_reaches_the_brain(clip, tiny_model_dir, tmp_path):
 
 
 def test_inpainting_leaves_every_observed_sample_bit_identical(gap_clip, tiny_model_dir, tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("inpaint", "recipes/inpainting/edit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = edit(gap_clip, tiny_model_dir, tmp_path, editor=module.InpaintingEditor,
+    result = edit(gap_clip, tiny_model_dir, tmp_path, editor=inpainting_editor(),
                   hparams="hparams/inpainting.yaml")
     original, _ = sf.read(gap_clip, dtype="int16")
     start, end = round(0.5 * 16000), round(0.8 * 16000)
@@ -184,24 +186,14 @@ def test_lora_targets_choose_the_adapted_modules(clip, tiny_model_dir, tmp_path)
     assert adapted == {"to_q", "conv1"}, adapted
 
 
-
-def _inpainting_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("inpaint", "recipes/inpainting/edit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_inpainting_reports_the_free_eta0_reconstruction_of_the_observed_audio(gap_clip, tiny_model_dir, tmp_path):
-    result = edit(gap_clip, tiny_model_dir, tmp_path, editor=_inpainting_module().InpaintingEditor,
+    result = edit(gap_clip, tiny_model_dir, tmp_path, editor=inpainting_editor(),
                   hparams="hparams/inpainting.yaml")
     free, vae = result.metrics["eta0_free_mel_snr_observed"], result.metrics["vae_mel_snr_observed"]
     assert math.isfinite(free) and math.isfinite(vae)
     assert free != vae  # the free sample is not held to the input's latent frames
     no_check = edit(gap_clip, tiny_model_dir, tmp_path / "off", "--free_eta0_check=False",
-                    editor=_inpainting_module().InpaintingEditor, hparams="hparams/inpainting.yaml")
+                    editor=inpainting_editor(), hparams="hparams/inpainting.yaml")
     assert "eta0_free_mel_snr_observed" not in no_check.metrics
     torch.testing.assert_close(no_check.wavs, result.wavs)  # the check does not change the edits
 
@@ -211,7 +203,7 @@ def test_observed_mel_snr_sees_only_the_frames_outside_the_span():
 
     from audio_editing.backbones.mel import LogMel
 
-    editor_class = _inpainting_module().InpaintingEditor
+    editor_class = inpainting_editor()
     wav = torch.randn(16000, generator=torch.Generator().manual_seed(0)) * 0.1
     editor = SimpleNamespace(modules=SimpleNamespace(backbone=SimpleNamespace(logmel=LogMel())), span=(0.5, 0.8),
                              input_wav=wav, device="cpu")
