@@ -184,7 +184,8 @@ class ImagicEditor(sb.Brain):
     per optimisation step), ``t_min``, ``t_max``,
     ``early_stop_interval``, ``early_stop_patience``, ``early_stop_min_delta``, ``early_stop_draws``
     (early stopping of steps 1 and 2, see ``converged``; interval 0: fixed step counts),
-    ``sample_steps``, ``guidance_scale``, ``sampler``, ``seed``, ``ckpt_interval_steps``, ``ckpt_min_minutes``,
+    ``sample_steps``, ``guidance_scale``, ``eta0_guidance_scale`` (optional; see ``guidance_scales``),
+    ``sampler``, ``seed``, ``ckpt_interval_steps``, ``ckpt_min_minutes``,
     ``log_interval``, ``input_peak`` (the peak level the model sees; outputs are scaled back),
     ``window_overlap`` (long inputs: overlap of consecutive windows, a fraction of the window),
     ``scorer`` (an ``AudioTextScorer``), ``train_logger``.
@@ -453,6 +454,7 @@ class ImagicEditor(sb.Brain):
         for window in range(n_windows):
             e_opt_window = e_opt.map(lambda x: x[window: window + 1])
             conds = TextCond.cat([e_opt_window.lerp(e_target, eta) for eta in etas])
+            scales = torch.tensor(self.guidance_scales(etas), device=self.device).view(-1, 1, 1, 1)
             both = TextCond.cat([backbone.null_cond(conds), conds])
             sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
             sampler.set_timesteps(hp.sample_steps, device=self.device)
@@ -462,7 +464,7 @@ class ImagicEditor(sb.Brain):
                 for i, t in enumerate(timesteps):
                     model_in = sampler.scale_model_input(torch.cat([z, z]), t)
                     uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
-                    guided = uncond + hp.guidance_scale * (cond - uncond)
+                    guided = uncond + scales * (cond - uncond)
                     z = sampler.step(guided, t, z).prev_sample
                     next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
                     z = self.after_denoise_step(z, next_t, window)
@@ -470,6 +472,27 @@ class ImagicEditor(sb.Brain):
             latents.append(z)
         bar.close()
         return torch.stack(latents, dim=1)
+
+    def guidance_scales(self, etas: List[float]) -> List[float]:
+        """Classifier-free guidance scale of each eta's sample.
+
+        ``guidance_scale`` at every eta (the paper), unless ``eta0_guidance_scale`` is set: then the
+        scale rises linearly from it at eta=0 to ``guidance_scale`` at eta>=1. Guidance extrapolates
+        away from the null prompt, which at eta=0 pushes the sample off the input that steps 1-2
+        fitted: 1.0 there samples the fine-tuned model as it is.
+
+        Example
+        -------
+        >>> from types import SimpleNamespace
+        >>> editor = SimpleNamespace(hparams=SimpleNamespace(guidance_scale=3.0, eta0_guidance_scale=1.0))
+        >>> ImagicEditor.guidance_scales(editor, [0.0, 0.5, 1.0, 1.2])
+        [1.0, 2.0, 3.0, 3.0]
+        """
+        full = float(self.hparams.guidance_scale)
+        start = getattr(self.hparams, "eta0_guidance_scale", None)
+        if start is None:
+            return [full] * len(etas)
+        return [float(start) + (full - float(start)) * min(max(float(eta), 0.0), 1.0) for eta in etas]
 
     def after_denoise_step(self, z: torch.Tensor, next_t, window: int) -> torch.Tensor:
         """Hook after each sampling step of window ``window`` (``next_t`` is None after the last)."""

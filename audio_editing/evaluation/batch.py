@@ -304,6 +304,29 @@ class ClipEvaluator:
         return row, eta_rows(entry, method, result)
 
 
+def select_edit_types(entries: List[dict], edit_types) -> List[dict]:
+    """The entries of the edit types asked for (None: all), in manifest order.
+
+    Example
+    -------
+    >>> entries = [{"id": "a", "edit_type": "addition"}, {"id": "b", "edit_type": "inpainting"}]
+    >>> [e["id"] for e in select_edit_types(entries, ["inpainting"])]
+    ['b']
+    """
+    if edit_types is None:
+        return entries
+    if isinstance(edit_types, str):
+        edit_types = [t.strip() for t in edit_types.strip("[]").split(",") if t.strip()]
+    unknown = [t for t in edit_types if t not in EDIT_TYPES]
+    if unknown or not edit_types:
+        raise UserError(f"--edit_types={list(edit_types)}: choose one or more of {', '.join(EDIT_TYPES)} "
+                        "(or leave it out for all)")
+    chosen = [e for e in entries if e["edit_type"] in edit_types]
+    if not chosen:
+        raise UserError(f"the manifest has no clip of edit type {', '.join(edit_types)}")
+    return chosen
+
+
 def check_entries(entries: List[dict]) -> None:
     """Read every clip (and reference) and check every prompt before anything is edited."""
     from audio_editing.editing.recipe import check_prompt

@@ -13,6 +13,7 @@ To run (from the repo root)::
     python recipes/evaluate/evaluate.py hparams/evaluate.yaml
     python recipes/evaluate/evaluate.py hparams/evaluate.yaml --manifest=my_clips.csv \\
         --methods=[imagic,imagic_lora,sdedit,ddpm_inversion] --emb_steps=50 --device=cuda
+    python recipes/evaluate/evaluate.py hparams/evaluate.yaml --edit_types=[style_transfer] --ft_lr=2e-4
     torchrun --nproc_per_node=4 recipes/evaluate/evaluate.py hparams/evaluate.yaml   # clips sharded over 4 ranks
 
 Authors: the audio_editing developers
@@ -24,7 +25,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from audio_editing.cli import run_cli
 from audio_editing.errors import UserError
-from audio_editing.evaluation.batch import evaluate_manifest, read_manifest
+from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, select_edit_types
 from audio_editing.evaluation.distributed import Shard
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ def main(argv):
     methods = hparams["methods"]
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.strip("[]").split(",") if m.strip()]
-    entries = read_manifest(hparams["manifest"])
+    entries = select_edit_types(read_manifest(hparams["manifest"]), hparams.get("edit_types"))
     output_folder = Path(hparams["output_folder"])
     shard = Shard.from_env()
     try:

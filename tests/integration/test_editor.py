@@ -214,3 +214,14 @@ def test_observed_mel_snr_sees_only_the_frames_outside_the_span():
     unchanged = editor_class.observed_mel_snr(editor, inside)
     changed = editor_class.observed_mel_snr(editor, outside)
     assert unchanged > 60 and changed < 30
+
+
+def test_eta0_guidance_scale_changes_only_the_samples_below_eta_1(clip, tiny_model_dir, tmp_path):
+    etas = "--etas=[0,0.5,1,1.2]"
+    paper = edit(clip, tiny_model_dir, tmp_path / "paper", etas)
+    ramp = edit(clip, tiny_model_dir, tmp_path / "ramp", etas, "--eta0_guidance_scale=1.0")
+    same = edit(clip, tiny_model_dir, tmp_path / "same", etas, "--eta0_guidance_scale=3.0")  # = guidance_scale
+    torch.testing.assert_close(same.latents, paper.latents)
+    torch.testing.assert_close(ramp.latents[2:], paper.latents[2:])  # eta >= 1: full guidance either way
+    for i in (0, 1):
+        assert not torch.allclose(ramp.latents[i], paper.latents[i], atol=1e-4)

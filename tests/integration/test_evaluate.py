@@ -31,6 +31,18 @@ def test_unknown_edit_type_is_a_user_error(tmp_path):
         batch.read_manifest(tmp_path / "m.csv")
 
 
+def test_edit_types_select_clips_of_the_manifest():
+    entries = batch.read_manifest(REPO / "benchmarks/toy_world/manifest.json")
+    chosen = batch.select_edit_types(entries, "[style_transfer, inpainting]")  # as the command line gives it
+    assert len(chosen) == 18 and {e["edit_type"] for e in chosen} == {"style_transfer", "inpainting"}
+    assert batch.select_edit_types(entries, None) == entries
+    for bad in (["declipping"], []):
+        with pytest.raises(UserError, match="choose one or more of addition"):
+            batch.select_edit_types(entries, bad)
+    with pytest.raises(UserError, match="no clip of edit type inpainting"):
+        batch.select_edit_types([e for e in entries if e["edit_type"] == "addition"], ["inpainting"])
+
+
 def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_model_dir, monkeypatch):
     write_scene_clip(tmp_path / "a.wav", ["knock"], seed=1)
     write_scene_clip(tmp_path / "b.wav", ["dog"], seed=2)
