@@ -24,6 +24,19 @@ from audio_editing.errors import UserError
 STRING_KEYS = ("target_prompt", "input_wav", "output_folder", "edit_id", "backbone_source", "manifest")
 
 
+def list_arg(value) -> list:
+    """A list hparam as given: a YAML list stays a list; the string ``[a, b]`` (or ``a,b``) is split.
+
+    Example
+    -------
+    >>> list_arg("[imagic, sdedit]"), list_arg(["imagic"])
+    (['imagic', 'sdedit'], ['imagic'])
+    """
+    if isinstance(value, str):
+        return [item.strip() for item in value.strip("[]").split(",") if item.strip()]
+    return list(value)
+
+
 def parse_arguments(argv):
     """``sb.parse_arguments`` with free-text values protected -> (hparams_file, run_opts, overrides dict)."""
     quoted = []

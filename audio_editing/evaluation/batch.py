@@ -29,6 +29,7 @@ from typing import Dict, List
 
 import torch
 
+from audio_editing.cli import list_arg
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio
 from audio_editing.editing.baselines import BASELINES, with_edit_type
 from audio_editing.errors import UserError
@@ -315,8 +316,7 @@ def select_edit_types(entries: List[dict], edit_types) -> List[dict]:
     """
     if edit_types is None:
         return entries
-    if isinstance(edit_types, str):
-        edit_types = [t.strip() for t in edit_types.strip("[]").split(",") if t.strip()]
+    edit_types = list_arg(edit_types)
     unknown = [t for t in edit_types if t not in EDIT_TYPES]
     if unknown or not edit_types:
         raise UserError(f"--edit_types={list(edit_types)}: choose one or more of {', '.join(EDIT_TYPES)} "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hyperpyyaml import load_hyperpyyaml
 
-from audio_editing.cli import run_cli
+from audio_editing.cli import list_arg, run_cli
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, select_edit_types
 from audio_editing.evaluation.distributed import Shard
@@ -42,9 +42,7 @@ def main(argv):
     edit_args = [a for a in rest if a not in own]
     overrides = {a.lstrip("-").partition("=")[0]: a.partition("=")[2] for a in own}
     hparams = load_hyperpyyaml(hparams_file.read_text(), overrides)
-    methods = hparams["methods"]
-    if isinstance(methods, str):
-        methods = [m.strip() for m in methods.strip("[]").split(",") if m.strip()]
+    methods = list_arg(hparams["methods"])
     entries = select_edit_types(read_manifest(hparams["manifest"]), hparams.get("edit_types"))
     output_folder = Path(hparams["output_folder"])
     shard = Shard.from_env()
