@@ -46,7 +46,7 @@ NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides th
 RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
                   "text_clap_span", "ref_mel_snr_span", "eta0_free_mel_snr_observed",
-                  "vae_mel_snr_observed", "seconds"]
+                  "eta0_span_held_mel_snr_observed", "vae_mel_snr_observed", "seconds"]
 
 
 def read_manifest(source) -> List[dict]:
@@ -136,7 +136,8 @@ def clip_metrics(entry: dict, result, scorer, logmel) -> dict:
     if 0.0 in result.etas:
         row["eta0_mel_snr"] = mel_snr(logmel(result.wavs[result.etas.index(0.0)][None]), reference_mel).item()
     # inpainting: steps 1-2 alone on the observed audio (the edits match it there by construction)
-    for key in ("vae_mel_snr", "eta0_free_mel_snr_observed", "vae_mel_snr_observed"):
+    for key in ("vae_mel_snr", "eta0_free_mel_snr_observed", "eta0_span_held_mel_snr_observed",
+                "vae_mel_snr_observed"):
         row[key] = result.metrics.get(key)
     if entry.get("reference"):
         reference = load_audio(entry["reference"], rate)[: result.wavs.shape[-1]]
@@ -201,6 +202,7 @@ def summary_table(rows: List[dict], figures: Dict[str, str] = None, per_eta: Lis
             "vae_mel_snr": "VAE SNR (dB)", "added_text_clap": "Text of added sound",
             "text_clap_span": "Text of span", "ref_mel_snr_span": "span ref SNR (dB)",
             "eta0_free_mel_snr_observed": "eta=0 SNR, observed, free (dB)",
+            "eta0_span_held_mel_snr_observed": "eta=0 SNR, observed, span held (dB)",
             "vae_mel_snr_observed": "VAE SNR, observed (dB)",
             "best_eta": "chosen eta / strength", "seconds": "s / edit"}
     lines = ["# Results", "",

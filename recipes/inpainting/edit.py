@@ -8,10 +8,13 @@ input's (noised to each step's level); the output keeps every sample outside the
 span bit-identical to the input file, in every channel and at its own sample rate.
 A long input is edited in windows; the span is mapped onto each window's latent frames.
 
-With ``free_eta0_check`` the editor also samples eta=0 once more without holding the
-observed frames, and reports how well steps 1-2 alone reconstruct the observed audio
-(``eta0_free_mel_snr_observed``, next to the VAE's ``vae_mel_snr_observed``): the edits
-themselves match the input outside the span by construction, so they cannot show it.
+With ``free_eta0_check`` the editor also samples eta=0 twice more, and reports how well
+steps 1-2 alone reconstruct the observed audio, next to the VAE's ``vae_mel_snr_observed``
+(the edits match the input outside the span by construction, so they cannot show it):
+``eta0_free_mel_snr_observed`` holds nothing, so the model also chooses what sounds in the
+span, and that choice can change the observed audio around it; ``eta0_span_held_mel_snr_observed``
+holds the span's latent frames to the input's (as they were in steps 1-2) and generates the
+observed audio, which measures the fit of steps 1-2 alone.
 
 To run (from the repo root)::
 
@@ -68,19 +71,22 @@ class InpaintingEditor(ImagicEditor):
             fill_gain[end - fade:end] = ramp.flip(0)
         return keep, fill_gain
 
-    def latent_keep(self, windows, shape):
-        """[n, 1, time, 1] latent mask of each window in ``windows``: 1 where a frame is fully observed."""
+    def latent_keep(self, windows, shape, inside_span=False):
+        """[n, 1, time, 1] latent mask of each window in ``windows``: 1 where a frame is fully observed
+        (``inside_span``: 1 where a frame lies wholly inside the span)."""
         keep, _ = self.masks(self.modules.backbone.sample_rate, self.input_wav.shape[-1])
         keep = self.cut_windows(keep, pad_value=1.0)[windows]  # padding past the end counts as observed
+        if inside_span:
+            keep = 1 - keep
         return self.modules.backbone.latent_time_mask(keep.to(self.device), shape)
 
     def loss_weight(self, shape, windows):
         return self.latent_keep(windows, shape)
 
     def after_denoise_step(self, z, next_t, window):
-        if not self.hold_observed:
+        if self.hold == "none":
             return z
-        keep = self.latent_keep([window], z.shape)
+        keep = self.latent_keep([window], z.shape, inside_span=self.hold == "span")
         known = self.z0[window: window + 1]
         if next_t is not None:
             known = self.modules.backbone.add_noise(known, self.noise[window: window + 1], next_t.reshape(1))
@@ -100,19 +106,21 @@ class InpaintingEditor(ImagicEditor):
                                                                    [target_prompt]).tolist()
         return scores
 
-    hold_observed = True  # False: sample freely (the eta=0 check of steps 1-2)
-    free_eta0 = None  # the free eta=0 sample [T]; baselines (their own generate) have none
+    hold = "observed"  # the latent frames held to the input's in sampling: observed | span | none
+    checks = None  # the eta=0 checks' samples {"free": [T], "span_held": [T]}; baselines have none
 
     def generate(self, etas, wav, target_prompt, e_target, clock):
         latents = super().generate(etas, wav, target_prompt, e_target, clock)
-        self.free_eta0 = None
+        self.checks = None
         if self.hparams.free_eta0_check:
-            self.hold_observed = False
-            try:
-                free = self.sample_edits([0.0], e_target, self.embedding.cond().detach())[0]
-            finally:
-                self.hold_observed = True
-            self.free_eta0 = self.join_windows(self.decode_windows(free))
+            self.checks = {}
+            for name, hold in (("free", "none"), ("span_held", "span")):
+                self.hold = hold
+                try:
+                    sample = self.sample_edits([0.0], e_target, self.embedding.cond().detach())[0]
+                finally:
+                    self.hold = "observed"
+                self.checks[name] = self.join_windows(self.decode_windows(sample))
         return latents
 
     def observed_frames(self, frames: int) -> torch.Tensor:
@@ -134,8 +142,9 @@ class InpaintingEditor(ImagicEditor):
 
     def reconstruction_metrics(self, vae_wav):
         metrics = super().reconstruction_metrics(vae_wav)
-        if self.free_eta0 is not None:
-            metrics["eta0_free_mel_snr_observed"] = self.observed_mel_snr(self.free_eta0)
+        if self.checks is not None:
+            metrics["eta0_free_mel_snr_observed"] = self.observed_mel_snr(self.checks["free"])
+            metrics["eta0_span_held_mel_snr_observed"] = self.observed_mel_snr(self.checks["span_held"])
             metrics["vae_mel_snr_observed"] = self.observed_mel_snr(vae_wav)
         return metrics
 

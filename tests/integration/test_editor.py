@@ -190,11 +190,14 @@ def test_inpainting_reports_the_free_eta0_reconstruction_of_the_observed_audio(g
     result = edit(gap_clip, tiny_model_dir, tmp_path, editor=inpainting_editor(),
                   hparams="hparams/inpainting.yaml")
     free, vae = result.metrics["eta0_free_mel_snr_observed"], result.metrics["vae_mel_snr_observed"]
-    assert math.isfinite(free) and math.isfinite(vae)
+    span_held = result.metrics["eta0_span_held_mel_snr_observed"]
+    assert math.isfinite(free) and math.isfinite(vae) and math.isfinite(span_held)
     assert free != vae  # the free sample is not held to the input's latent frames
+    assert span_held not in (free, vae)  # the span is held, the observed frames are generated
     no_check = edit(gap_clip, tiny_model_dir, tmp_path / "off", "--free_eta0_check=False",
                     editor=inpainting_editor(), hparams="hparams/inpainting.yaml")
     assert "eta0_free_mel_snr_observed" not in no_check.metrics
+    assert "eta0_span_held_mel_snr_observed" not in no_check.metrics
     torch.testing.assert_close(no_check.wavs, result.wavs)  # the check does not change the edits
 
 
