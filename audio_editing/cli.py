@@ -3,8 +3,10 @@
 A recipe's hparams file holds what its edit type needs and names a backbone
 (``backbone: toy``); the backbone's own file ``hparams/backbones/<name>.yaml``
 holds the model and its schedule defaults (step counts, learning rates,
-guidance). ``load_hparams`` joins the two, then applies command-line overrides,
-so ``--emb_steps=50`` and ``--backbone=tango`` work from any recipe.
+guidance). ``load_hparams`` joins the two, then applies the recipe's
+``backbone_schedule`` for that backbone (an edit type's own changes to its
+defaults) and the command-line overrides, so ``--emb_steps=50`` and
+``--backbone=tango`` work from any recipe.
 """
 
 import io
@@ -12,6 +14,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Tuple
 
 import ruamel.yaml
 import speechbrain as sb
@@ -60,19 +63,24 @@ def parse_arguments(argv):
     return hparams_file, run_opts, overrides
 
 
-def compose_hparams_text(hparams_file, backbone: str = None) -> str:
-    """The backbone's YAML followed by the recipe's (the recipe's ``backbone`` key names the file)."""
+def compose_hparams_text(hparams_file, backbone: str = None) -> Tuple[str, dict]:
+    """The backbone's YAML followed by the recipe's (the recipe's ``backbone`` key names the file), and
+    the recipe's changes to that backbone's defaults: its ``backbone_schedule: {<backbone>: {key: value}}``
+    entry, which ``load_hparams`` applies as overrides that a command-line value still beats."""
     hparams_file = Path(hparams_file)
     if not hparams_file.is_file():
         raise UserError(f"hparams file '{hparams_file}' does not exist")
     recipe_text = hparams_file.read_text()
-    name = backbone or ruamel.yaml.YAML(typ="rt").load(recipe_text).get("backbone")
+    recipe = ruamel.yaml.YAML(typ="rt").load(recipe_text) or {}
+    name = backbone or recipe.get("backbone")
     folder = hparams_file.parent / "backbones"
     backbone_file = folder / f"{name}.yaml"
     if not backbone_file.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml"))
         raise UserError(f"unknown backbone '{name}'; choose one of {', '.join(known)} (files in {folder})")
-    return f"# ---- {backbone_file}\n{backbone_file.read_text()}\n# ---- {hparams_file}\n{recipe_text}"
+    schedule = (recipe.get("backbone_schedule") or {}).get(name) or {}
+    text = f"# ---- {backbone_file}\n{backbone_file.read_text()}\n# ---- {hparams_file}\n{recipe_text}"
+    return text, dict(schedule)
 
 
 def load_hparams(hparams_file, overrides: dict):
@@ -80,11 +88,15 @@ def load_hparams(hparams_file, overrides: dict):
 
     Unknown override keys and unfilled placeholders are ``UserError``s.
     """
-    text = compose_hparams_text(hparams_file, overrides.get("backbone"))
+    text, schedule = compose_hparams_text(hparams_file, overrides.get("backbone"))
+    overrides = {**schedule, **overrides}
     try:
         hparams = load_hyperpyyaml(text, overrides)
     except KeyError as err:
         key = str(err).split("'")[1] if "'" in str(err) else str(err)
+        if key in schedule:
+            raise UserError(f"{hparams_file}: backbone_schedule sets '{key}', which the backbone's file does not "
+                            "have; fix the recipe's hparams file") from None
         raise UserError(f"unknown hparam '--{key}'; see {hparams_file} and its backbone file for valid keys") from None
     except ValueError as err:
         message = str(err)
@@ -94,7 +106,8 @@ def load_hparams(hparams_file, overrides: dict):
         raise
     stream = io.StringIO()
     ruamel.yaml.YAML().dump({k: v for k, v in overrides.items()}, stream)
-    return hparams, f"{text}\n# ---- command-line overrides\n# " + stream.getvalue().replace("\n", "\n# ")
+    return hparams, f"{text}\n# ---- overrides (the recipe's backbone_schedule, then the command line)\n# " + \
+        stream.getvalue().replace("\n", "\n# ")
 
 
 def run_cli(main, argv=None) -> None:
