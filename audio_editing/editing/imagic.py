@@ -210,7 +210,10 @@ class ImagicEditor(sb.Brain):
         """The loss batch for windows ``windows`` at timesteps ``t``, noise from ``generator``."""
         z0 = self.z0[windows.to(self.z0.device)]
         noise = torch.randn(z0.shape, generator=generator).to(self.device)
-        return Draws(z0, t.to(self.device), noise, cond.map(lambda x: x[windows.to(x.device)]), windows)
+        # index_select, not x[windows]: the latter's backward (an accumulating index_put_) sums the
+        # draws of one window in a thread-dependent order on the CPU, so two runs of one seed differed
+        return Draws(z0, t.to(self.device), noise, cond.map(lambda x: x.index_select(0, windows.to(x.device))),
+                     windows)
 
     def training_draws(self, phase: str, step: int, cond: TextCond) -> Draws:
         """``loss_batch`` (window, t) pairs for one step: windows in turn, t ~ U[t_min, t_max]."""

@@ -228,3 +228,25 @@ def test_eta0_guidance_scale_changes_only_the_samples_below_eta_1(clip, tiny_mod
     torch.testing.assert_close(ramp.latents[2:], paper.latents[2:])  # eta >= 1: full guidance either way
     for i in (0, 1):
         assert not torch.allclose(ramp.latents[i], paper.latents[i], atol=1e-4)
+
+
+def test_the_loss_batch_gradient_of_the_embedding_is_the_same_every_time():
+    """One window drawn 16 times (a clip shorter than the window): the embedding's gradient sums the
+    16 draws, and two runs of one seed must sum them in the same order (x[windows] did not, on 2 threads)."""
+    from types import SimpleNamespace
+
+    from audio_editing.backbones.base import TextCond
+
+    torch.set_num_threads(2)
+    generator = torch.Generator().manual_seed(0)
+    editor = SimpleNamespace(z0=torch.zeros(1, 8, 64, 16), device="cpu")
+    hidden = torch.randn(1, 33, 384, generator=generator).requires_grad_(True)
+    upstream = torch.randn(16, 33, 384, generator=generator)
+    grads = set()
+    for _ in range(10):
+        hidden.grad = None
+        batch = ImagicEditor.draws(editor, TextCond(hidden, torch.ones(1, 33)), torch.zeros(16, dtype=torch.long),
+                                   torch.zeros(16, dtype=torch.long), torch.Generator().manual_seed(1))
+        (batch.cond.hidden * upstream).sum().backward()
+        grads.add(hidden.grad.numpy().tobytes())
+    assert len(grads) == 1
