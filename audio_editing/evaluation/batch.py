@@ -11,7 +11,8 @@ fields: ``mask_start``/``mask_end`` (inpainting), ``reference`` (a reference edi
 ``added_prompt`` (addition: the added sound alone). Relative paths are relative to the manifest.
 
 Results are appended to ``results.csv`` one clip at a time (atomically), so a killed batch
-resumes where it stopped; ``evaluate.json`` records the edit settings, and a rerun with other
+resumes where it stopped; ``evaluate.json`` records the edit settings (the command-line overrides
+and a fingerprint of each edit type's hparams files), and a rerun with other
 settings into the same folder is refused (its rows would mix two configurations). Every clip of
 the manifest is read and checked before the first edit, so a bad clip stops the batch at once,
 not hours in. Under ``torchrun`` each rank edits its share of the clips and keeps its rows in
@@ -19,9 +20,11 @@ not hours in. Under ``torchrun`` each rank edits its share of the clips and keep
 """
 
 import csv
+import hashlib
 import importlib.util
 import io
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -29,7 +32,7 @@ from typing import Dict, List
 
 import torch
 
-from audio_editing.cli import list_arg
+from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio
 from audio_editing.editing.baselines import BASELINES, with_edit_type
 from audio_editing.errors import UserError
@@ -41,6 +44,7 @@ EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
 METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": []}
 SETTINGS_FILE = "evaluate.json"
+HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
 NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
 # best_eta: the chosen eta, or the chosen strength for a baseline
 RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_clap", "sum", "onset_f1",
@@ -283,7 +287,7 @@ class ClipEvaluator:
         self.scorer = self.logmel = None
 
     def __call__(self, entry: dict, method: str):
-        from audio_editing.cli import load_hparams, parse_arguments
+        from audio_editing.cli import load_hparams
         from audio_editing.editing import recipe
 
         argv = [str(self.repo / "hparams" / f"{entry['edit_type']}.yaml"), f"--input_wav={entry['wav']}",
@@ -344,20 +348,37 @@ def check_entries(entries: List[dict]) -> None:
             raise UserError(f"manifest entry {entry['id']}: {err}") from None
 
 
-def check_settings(output_folder: Path, edit_args: List[str]) -> dict:
-    """The edit settings of this run; refuses a folder whose results were made with others."""
-    from audio_editing.cli import parse_arguments
+def hparams_fingerprints(repo: Path, edit_types, backbone: str = None) -> Dict[str, str]:
+    """{edit type: sha1 of its recipe's and backbone's hparams as they would be joined}; comments and
+    blank lines are left out, so only a changed value changes it."""
+    prints = {}
+    for edit_type in sorted(set(edit_types)):
+        text, _ = compose_hparams_text(repo / "hparams" / f"{edit_type}.yaml", backbone)
+        lines = (re.sub(r"\s+#.*$", "", line).rstrip() for line in text.splitlines())
+        body = "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        prints[edit_type] = hashlib.sha1(body.encode()).hexdigest()[:12]
+    return prints
 
+
+def check_settings(output_folder: Path, edit_args: List[str], fingerprints: Dict[str, str] = None) -> dict:
+    """The edit settings of this run (command-line overrides and, per edit type, ``hparams_fingerprints``);
+    refuses a folder whose results were made with others. Fingerprints are compared for the edit types
+    both runs have (a folder written before they were recorded has none)."""
     _, _, overrides = parse_arguments(["hparams.yaml", *edit_args])
     settings = json.loads(json.dumps({k: v for k, v in overrides.items() if k not in NOT_SETTINGS},
                                      default=str))
     path = output_folder / SETTINGS_FILE
+    there = json.loads(path.read_text()) if path.is_file() else {}
+    there_prints = there.pop(HPARAMS_KEY, {})
     if path.is_file():
-        there = json.loads(path.read_text())
-        differ = sorted(k for k in set(there) | set(settings) if there.get(k) != settings.get(k))
+        differ = [f"--{k}" for k in sorted(set(there) | set(settings)) if there.get(k) != settings.get(k)]
+        differ += [f"the hparams files of {edit_type}" for edit_type, value in sorted((fingerprints or {}).items())
+                   if there_prints.get(edit_type, value) != value]
         if differ:
             raise UserError(f"'{output_folder}' holds results made with other edit settings (they differ in "
-                            f"{', '.join('--' + k for k in differ)}); pass another --output_folder or delete it")
+                            f"{', '.join(differ)}); pass another --output_folder or delete it")
+    if fingerprints:
+        settings[HPARAMS_KEY] = {**there_prints, **fingerprints}
     return settings
 
 
@@ -379,7 +400,9 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
 
     check_entries(entries)
     check_output_folder(output_folder, [e[k] for e in entries for k in ("wav", "reference") if e.get(k)])
-    settings = check_settings(output_folder, edit_args)
+    backbone = parse_arguments(["hparams.yaml", *edit_args])[2].get("backbone")
+    settings = check_settings(output_folder, edit_args,
+                              hparams_fingerprints(repo, [e["edit_type"] for e in entries], backbone))
     if shard.is_main:
         atomic_write(output_folder / SETTINGS_FILE,
                      lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=1)))

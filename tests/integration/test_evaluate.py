@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -186,3 +187,25 @@ def test_two_processes_under_torchrun_give_the_rows_of_one(tmp_path, tiny_model_
                 continue
             assert float(one[column]) == pytest.approx(float(two[column]), abs=1e-4), (one["id"], column)
     assert (tmp_path / "two" / "results.md").is_file() and not (tmp_path / "two" / "ranks").exists()
+
+
+def test_a_folder_made_with_other_hparams_file_values_is_refused(tmp_path):
+    """A changed default in a recipe's or backbone's hparams file is caught like a changed override;
+    a changed comment is not a changed setting."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "hparams", repo / "hparams")
+    out = tmp_path / "eval"
+    out.mkdir()
+
+    def run():
+        prints = batch.hparams_fingerprints(repo, ["inpainting", "addition"])
+        settings = batch.check_settings(out, ["--emb_steps=3"], prints)
+        (out / batch.SETTINGS_FILE).write_text(json.dumps(settings))
+
+    run()
+    toy = repo / "hparams" / "backbones" / "toy.yaml"
+    toy.write_text(toy.read_text().replace("# Step 1", "# Step one"))
+    run()  # comments only: resumes
+    toy.write_text(toy.read_text().replace("guidance_scale: 3.0", "guidance_scale: 4.0"))
+    with pytest.raises(UserError, match="the hparams files of addition, the hparams files of inpainting"):
+        run()
