@@ -360,25 +360,25 @@ def hparams_fingerprints(repo: Path, edit_types, backbone: str = None) -> Dict[s
     return prints
 
 
-def check_settings(output_folder: Path, edit_args: List[str], fingerprints: Dict[str, str] = None) -> dict:
-    """The edit settings of this run (command-line overrides and, per edit type, ``hparams_fingerprints``);
-    refuses a folder whose results were made with others. Fingerprints are compared for the edit types
-    both runs have (a folder written before they were recorded has none)."""
+def check_settings(output_folder: Path, edit_args: List[str], repo: Path, edit_types) -> dict:
+    """The edit settings of this run (command-line overrides and the ``hparams_fingerprints`` of
+    ``edit_types``); refuses a folder whose results were made with others. Fingerprints are compared for
+    the edit types both runs have (a folder written before they were recorded has none)."""
     _, _, overrides = parse_arguments(["hparams.yaml", *edit_args])
     settings = json.loads(json.dumps({k: v for k, v in overrides.items() if k not in NOT_SETTINGS},
                                      default=str))
+    fingerprints = hparams_fingerprints(repo, edit_types, overrides.get("backbone"))
     path = output_folder / SETTINGS_FILE
-    there = json.loads(path.read_text()) if path.is_file() else {}
-    there_prints = there.pop(HPARAMS_KEY, {})
-    if path.is_file():
+    there = json.loads(path.read_text()) if path.is_file() else None
+    there_prints = there.pop(HPARAMS_KEY, {}) if there is not None else {}
+    if there is not None:
         differ = [f"--{k}" for k in sorted(set(there) | set(settings)) if there.get(k) != settings.get(k)]
-        differ += [f"the hparams files of {edit_type}" for edit_type, value in sorted((fingerprints or {}).items())
+        differ += [f"the hparams files of {edit_type}" for edit_type, value in sorted(fingerprints.items())
                    if there_prints.get(edit_type, value) != value]
         if differ:
             raise UserError(f"'{output_folder}' holds results made with other edit settings (they differ in "
                             f"{', '.join(differ)}); pass another --output_folder or delete it")
-    if fingerprints:
-        settings[HPARAMS_KEY] = {**there_prints, **fingerprints}
+    settings[HPARAMS_KEY] = {**there_prints, **fingerprints}
     return settings
 
 
@@ -400,9 +400,7 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
 
     check_entries(entries)
     check_output_folder(output_folder, [e[k] for e in entries for k in ("wav", "reference") if e.get(k)])
-    backbone = parse_arguments(["hparams.yaml", *edit_args])[2].get("backbone")
-    settings = check_settings(output_folder, edit_args,
-                              hparams_fingerprints(repo, [e["edit_type"] for e in entries], backbone))
+    settings = check_settings(output_folder, edit_args, repo, [e["edit_type"] for e in entries])
     if shard.is_main:
         atomic_write(output_folder / SETTINGS_FILE,
                      lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=1)))

@@ -113,11 +113,11 @@ class InpaintingEditor(ImagicEditor):
         latents = super().generate(etas, wav, target_prompt, e_target, clock)
         self.checks = None
         if self.hparams.free_eta0_check:
-            self.checks = {}
+            self.checks, e_opt = {}, self.embedding.cond().detach()
             for name, hold in (("free", "none"), ("span_held", "span")):
                 self.hold = hold
                 try:
-                    sample = self.sample_edits([0.0], e_target, self.embedding.cond().detach())[0]
+                    sample = self.sample_edits([0.0], e_target, e_opt)[0]
                 finally:
                     self.hold = "observed"
                 self.checks[name] = self.join_windows(self.decode_windows(sample))

@@ -198,8 +198,7 @@ def test_a_folder_made_with_other_hparams_file_values_is_refused(tmp_path):
     out.mkdir()
 
     def run():
-        prints = batch.hparams_fingerprints(repo, ["inpainting", "addition"])
-        settings = batch.check_settings(out, ["--emb_steps=3"], prints)
+        settings = batch.check_settings(out, ["--emb_steps=3"], repo, ["inpainting", "addition"])
         (out / batch.SETTINGS_FILE).write_text(json.dumps(settings))
 
     run()
