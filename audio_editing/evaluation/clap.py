@@ -6,9 +6,11 @@ One interface, two implementations: ``ClapScorer`` wraps transformers' ``ClapMod
 embedded model. ``load_scorer`` picks one from a source string.
 """
 
+import math
 from pathlib import Path
 from typing import List
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
@@ -69,9 +71,26 @@ class ClapScorer(AudioTextScorer):
         self.sample_rate = processor.feature_extractor.sampling_rate
 
     def embed_audio(self, wavs):
-        inputs = self.processor(audio=list(wavs.cpu().numpy()), sampling_rate=self.sample_rate,
-                                return_tensors="pt").to(self.device)
-        return projected(self.model.get_audio_features(**inputs))
+        """Mean of the unit-norm embeddings of fixed windows that cover the whole clip.
+
+        transformers' extractor keeps at most ``max_length_s`` and crops longer audio at random
+        (``np.random``, in both ``fusion`` and ``rand_trunc``): a 10.24 s edit scored twice got two
+        scores, and each eta's edit was scored on a different crop. Here a clip up to the max length
+        goes in whole (the extractor pads it); a longer one is cut into max-length windows with evenly
+        spaced starts, the last ending at the clip's end, so the extractor never crops and every clip
+        of one length (input and candidates) is scored on the same windows.
+        """
+        extractor = self.processor.feature_extractor
+        size, length = extractor.nb_max_samples, wavs.shape[-1]
+        starts = torch.linspace(0, max(length - size, 0), math.ceil(length / size)).round().long().tolist()
+        windows = torch.stack([wavs[:, s:s + size] for s in starts], dim=1).flatten(0, 1)
+        # "fusion" still draws np.random to flag one row as longer when none is: restore and clear it
+        state = np.random.get_state()
+        inputs = extractor(list(windows.cpu().numpy()), sampling_rate=self.sample_rate, return_tensors="pt")
+        np.random.set_state(state)
+        inputs["is_longer"] = torch.zeros_like(inputs["is_longer"])
+        embeddings = F.normalize(projected(self.model.get_audio_features(**inputs.to(self.device))), dim=-1)
+        return embeddings.view(len(wavs), len(starts), -1).mean(1)
 
     def embed_text(self, prompts):
         inputs = self.processor(text=prompts, padding=True, return_tensors="pt").to(self.device)
