@@ -53,20 +53,58 @@ RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_c
                   "eta0_span_held_mel_snr_observed", "vae_mel_snr_observed", "seconds"]
 
 
+def read_txt_folder(root: Path) -> List[dict]:
+    """The paper authors' layout: ``<root>/<edit_type>/[<clip folders>/]<clip>.txt``, line 1 the wav (relative
+    to the .txt; when it names no file, the ``<clip>.wav`` beside the .txt), line 2 the target prompt. The id
+    is the path below the edit-type folder joined by ``_`` (``addition/audit/e1.txt`` -> ``audit_e1``)."""
+    txts = sorted(root.rglob("*.txt"))
+    if not txts:
+        raise UserError(f"manifest folder '{root}' holds no .txt file; lay it out as <edit_type>/<clip>.txt")
+    loose = [str(txt) for txt in txts if txt.parent == root]
+    if loose:
+        raise UserError(f"{', '.join(loose)}: a .txt directly in the manifest folder has no edit type; move it into "
+                        f"a folder named for its edit type ({', '.join(EDIT_TYPES)})")
+    folder_type = {t.replace("_", ""): t for t in EDIT_TYPES}  # 'Style Transfer', 'style-transfer' alike
+    entries, unknown, missing, seen = [], set(), [], {}
+    for txt in txts:
+        parts = txt.relative_to(root).parts
+        edit_type = folder_type.get(re.sub(r"[\s_-]", "", parts[0].lower()))
+        if edit_type is None:
+            unknown.add(parts[0])
+            continue
+        lines = [line.strip() for line in txt.read_text().splitlines() if line.strip()]
+        if len(lines) < 2:
+            raise UserError(f"'{txt}' needs two lines: the wav path, then the target prompt")
+        named = txt.parent / lines[0]
+        wav = next((w for w in (named, txt.parent / Path(lines[0]).name, txt.with_suffix(".wav")) if w.is_file()),
+                   None)
+        if wav is None:
+            missing.append(str(txt))
+        clip_id = "_".join(Path(*parts[1:]).with_suffix("").parts)
+        if clip_id in seen:
+            raise UserError(f"'{seen[clip_id]}' and '{txt}' both give clip id '{clip_id}' (the path below the "
+                            "edit-type folder, '/' as '_'); rename one of them")
+        seen[clip_id] = txt
+        entries.append({"id": clip_id, "wav": lines[0] if wav in (None, named) else wav.name,  # .name: beside the .txt
+                        "target_prompt": lines[1], "edit_type": edit_type, "_root": txt.parent})
+    if unknown:
+        raise UserError(f"manifest folder '{root}': {', '.join(repr(u) for u in sorted(unknown))} is not an edit "
+                        f"type; the first folder below it must be one of {', '.join(EDIT_TYPES)}, holding the "
+                        ".txt files (or sub-folders of them) of that type")
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise UserError(f"{len(missing)} .txt file(s) of '{root}' name a wav that does not exist "
+                        f"({', '.join(missing[:3])}{more}); fix their first line or put <name>.wav beside each")
+    return entries
+
+
 def read_manifest(source) -> List[dict]:
     """Entries with absolute ``wav`` (and ``reference``) paths, in manifest order."""
     source = Path(source)
     if not source.exists():
         raise UserError(f"manifest '{source}' does not exist; pass --manifest=<.json, .csv or folder of .txt>")
     if source.is_dir():
-        entries = []
-        for txt in sorted(source.rglob("*.txt")):
-            lines = [line.strip() for line in txt.read_text().splitlines() if line.strip()]
-            if len(lines) < 2:
-                raise UserError(f"'{txt}' needs two lines: the wav path, then the target prompt")
-            edit_type = txt.parent.name.lower().replace(" ", "_").replace("-", "_")
-            entries.append({"id": txt.stem, "wav": lines[0], "target_prompt": lines[1],
-                            "edit_type": edit_type, "_root": txt.parent})
+        entries = read_txt_folder(source)
     elif source.suffix == ".json":
         try:
             data = json.loads(source.read_text())

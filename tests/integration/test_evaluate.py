@@ -32,6 +32,74 @@ def test_unknown_edit_type_is_a_user_error(tmp_path):
         batch.read_manifest(tmp_path / "m.csv")
 
 
+def write_authors_folder(root):
+    """A folder laid out like the paper authors' ``audio_text_pairs/``: edit-type folders of clip sub-folders,
+    each ``<clip>.wav`` beside its ``<clip>.txt``, line 1 naming the wav in the three ways their files do."""
+    clips = [  # (.txt below root, line 1, wav written beside it, scene)
+        ("addition/audit/e1.txt", "e1.wav", "e1.wav", dict(labels=["knock"], seed=1)),
+        ("addition/other/e1.txt", "audio_text_pairs/addition/other/e1.wav", "e1.wav", dict(labels=["dog"], seed=4)),
+        ("Style-Transfer/x/s1.txt", "/data/authors/s1_original.wav", "s1.wav", dict(labels=["dog"], seed=2)),
+        ("inpainting/gaps/i1.txt", "i1.wav", "i1.wav",
+         dict(labels=["dog", "beep"], seed=3, gap=(0.5, 0.8), background="rain")),
+    ]
+    for txt, line1, wav, scene in clips:
+        (root / txt).parent.mkdir(parents=True)
+        write_scene_clip((root / txt).parent / wav, **scene)
+        (root / txt).write_text(f"{line1}\na dog barks\n")
+    return root
+
+
+def test_the_authors_folder_reads_with_the_edit_type_from_the_first_folder(tmp_path):
+    entries = batch.read_manifest(write_authors_folder(tmp_path / "audio_text_pairs"))
+    assert [(e["id"], e["edit_type"], e["wav"]) for e in entries] == [  # in path order: 'S' before 'a'
+        ("x_s1", "style_transfer", str(tmp_path / "audio_text_pairs/Style-Transfer/x/s1.wav")),
+        ("audit_e1", "addition", str(tmp_path / "audio_text_pairs/addition/audit/e1.wav")),
+        ("other_e1", "addition", str(tmp_path / "audio_text_pairs/addition/other/e1.wav")),
+        ("gaps_i1", "inpainting", str(tmp_path / "audio_text_pairs/inpainting/gaps/i1.wav"))]
+
+
+def test_a_bad_authors_folder_stops_with_one_error_saying_what_to_fix(tmp_path):
+    root = write_authors_folder(tmp_path / "pairs")
+    for i in range(4):  # prompts whose wav was never downloaded
+        (root / "addition" / f"lost{i}").mkdir()
+        (root / "addition" / f"lost{i}" / f"e{i}.txt").write_text(f"e{i}.wav\na cat meows\n")
+    with pytest.raises(UserError, match=r"^4 \.txt file\(s\) of .* name a wav that does not exist "
+                                        r"\(.*lost0/e0\.txt, .*lost1/e1\.txt, .*lost2/e2\.txt and 1 more\)"):
+        batch.read_manifest(root)
+    shutil.rmtree(root / "addition" / "lost3")
+    for i in range(3):
+        shutil.copy(root / "addition/audit/e1.wav", root / "addition" / f"lost{i}" / f"e{i}.wav")
+    assert len(batch.read_manifest(root)) == 7
+    (root / "addition" / "audit_e1.txt").write_text("audit/e1.wav\na dog barks\n")
+    with pytest.raises(UserError, match="both give clip id 'audit_e1'.*rename one"):
+        batch.read_manifest(root)
+    (root / "addition" / "audit_e1.txt").unlink()
+    (root / "declipping" / "a").mkdir(parents=True)
+    (root / "declipping" / "a" / "c.txt").write_text("c.wav\nclean\n")
+    with pytest.raises(UserError, match="'declipping' is not an edit type; the first folder below it must be"):
+        batch.read_manifest(root)
+    shutil.rmtree(root / "declipping")
+    (root / "notes.txt").write_text("e1.wav\nx\n")
+    with pytest.raises(UserError, match="notes.txt: a .txt directly in the manifest folder has no edit type"):
+        batch.read_manifest(root)
+
+
+def test_evaluate_edits_every_clip_of_the_authors_folder(tmp_path, tiny_model_dir):
+    root = write_authors_folder(tmp_path / "audio_text_pairs")
+    out = tmp_path / "eval"
+    args = [a for a in tiny_args(tiny_model_dir, out) if a != "--noprogressbar"]
+    cmd = [sys.executable, "recipes/evaluate/evaluate.py", "hparams/evaluate.yaml", f"--manifest={root}",
+           "--methods=[sdedit]", "--strengths=[0,1]", *args]
+    done = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = batch.read_results(out / "results.csv")
+    assert [(r["id"], r["edit_type"]) for r in rows] == [("x_s1", "style_transfer"), ("audit_e1", "addition"),
+                                                         ("other_e1", "addition"), ("gaps_i1", "inpainting")]
+    for row in rows:
+        assert (out / "sdedit" / row["edit_type"] / row["id"] / "best.wav").is_file()
+
+
 def test_edit_types_select_clips_of_the_manifest():
     entries = batch.read_manifest(REPO / "benchmarks/toy_world/manifest.json")
     chosen = batch.select_edit_types(entries, "[style_transfer, inpainting]")  # as the command line gives it
