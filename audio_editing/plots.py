@@ -1,4 +1,5 @@
-"""Figures: the input and each eta's edit as log-mel spectrograms (paper Fig. 2), scores vs eta (Fig. 4)."""
+"""Figures: the input and each eta's edit as log-mel spectrograms (paper Fig. 2), scores vs eta (Fig. 4),
+judge success against preservation (the trade-off figures)."""
 
 import matplotlib
 
@@ -56,6 +57,28 @@ def plot_mean_scores_vs_sweep(path, curves: dict, title: str = "") -> None:
         ax.set_xlabel(sweeps)
         ax.set_ylabel("mean score (cosine)")
         ax.set_title(name, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    save_figure(fig, path)
+
+
+def plot_tradeoff(path, curves: dict, title: str = "") -> None:
+    """Who dominates at matched preservation: judge success against preservation (left) and Text
+    against Audio (right), one point per swept value, one line per method (a single point for a
+    row that is not swept, such as the identity and the reference).
+
+    ``curves``: method -> (preservation, success, audio, text), each a list over the sweep.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for method, (preservation, success, audio, text) in curves.items():
+        style = "o-" if len(success) > 1 else "*"
+        axes[0].plot(preservation, success, style, label=method, markersize=6 if len(success) > 1 else 12)
+        axes[1].plot(audio, text, style, label=method, markersize=6 if len(success) > 1 else 12)
+    for ax, (x, y) in zip(axes, (("judge preservation (kept events still there)", "judge success rate"),
+                                 ("Audio score (edit vs input)", "Text score (edit vs target prompt)"))):
+        ax.set_xlabel(x, fontsize=9)
+        ax.set_ylabel(y, fontsize=9)
+    axes[0].set_ylim(-0.05, 1.05)
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     save_figure(fig, path)

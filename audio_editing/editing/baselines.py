@@ -1,4 +1,5 @@
-"""Baselines on the method's backbone and harness: SDEdit and edit-friendly DDPM inversion.
+"""Baselines on the method's backbone and harness: SDEdit and edit-friendly DDPM inversion (and the
+identity and reference rows of a benchmark table: the input unchanged, the reference edit).
 
 Neither trains anything (no steps 1-2). Each sweeps an edit ``strength`` in [0, 1] where the
 method sweeps eta: strength 0 returns the input latent, 1 regenerates from the noisiest step.
@@ -20,11 +21,13 @@ the baseline's ``generate`` with the edit type's hooks (inpainting keeps the obs
 from typing import Callable, List, Optional
 
 import torch
+import torch.nn.functional as F
 from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.data.audio import load_audio
+from audio_editing.editing.imagic import EditResult, ImagicEditor
 from audio_editing.errors import UserError
 
 AfterStep = Callable[[torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
@@ -213,7 +216,53 @@ class DDPMInversionEditor(BaselineEditor):
                               generator, after_step, progress=not self.noprogressbar)
 
 
-BASELINES = {"sdedit": SDEditEditor, "ddpm_inversion": DDPMInversionEditor}
+class FixedOutputEditor(ImagicEditor):
+    """Not an edit: one output fixed in advance, scored and written like an edit's, so a benchmark
+    table shows what doing nothing (``IdentityEditor``) and the intended edit (``ReferenceEditor``)
+    score. One value of a ``strength`` sweep: 0 (the input) or 1 (the reference)."""
+
+    sweep = "strength"
+    value = 0.0
+
+    def fixed_output(self, wav: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def edit(self, wav: torch.Tensor, target_prompt: str) -> EditResult:
+        rate = self.modules.backbone.sample_rate
+        output = self.fixed_output(wav.cpu())[None]
+        wavs = self.compose(wav.cpu(), output, rate)
+        result = EditResult(etas=[self.value], wavs=wavs, decoded=output, latents=torch.zeros(1, 0),
+                            input_latent=torch.zeros(0), sample_rate=rate, sweep=self.sweep)
+        result.scores = self.score(wavs, wav.cpu(), target_prompt, rate)
+        result.metrics["text_clap_input"] = self.input_text_score(wav, target_prompt)
+        return result
+
+
+class IdentityEditor(FixedOutputEditor):
+    """The input returned unchanged."""
+
+    def fixed_output(self, wav):
+        return wav
+
+
+class ReferenceEditor(FixedOutputEditor):
+    """The benchmark's reference edit of the clip (``reference_path``, set per clip by ``with_reference``)."""
+
+    value = 1.0
+    reference_path = None
+
+    def fixed_output(self, wav):
+        reference = load_audio(self.reference_path, self.modules.backbone.sample_rate)
+        return F.pad(reference, (0, max(0, wav.shape[-1] - reference.shape[-1])))[: wav.shape[-1]]
+
+
+def with_reference(editor: type, reference_path: str) -> type:
+    """``editor`` (a ``ReferenceEditor`` subclass) returning the reference edit at ``reference_path``."""
+    return type(editor.__name__, (editor,), {"reference_path": reference_path})
+
+
+BASELINES = {"sdedit": SDEditEditor, "ddpm_inversion": DDPMInversionEditor, "identity": IdentityEditor,
+             "reference": ReferenceEditor}
 
 
 def with_edit_type(baseline: type, editor: type) -> type:

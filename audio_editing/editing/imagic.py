@@ -168,10 +168,44 @@ class EditResult:
     folder: Optional[Path] = None  # where the outputs were written
     outputs: Optional[torch.Tensor] = None  # [n_eta, channels, T] as written: the input's rate and layout
 
+    selection: str = "max_sum"  # how best_index chooses (``select_index``)
+    text_gain_margin: float = 0.05
+
     @property
     def best_index(self) -> int:
-        total = self.scores["sum"]
-        return max(range(len(total)), key=lambda i: total[i])
+        return select_index(self.scores, self.selection, self.metrics.get("text_clap_input"), self.text_gain_margin)
+
+
+SELECTION_RULES = ("max_sum", "text_gain")
+
+
+def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
+                 margin: float = 0.05) -> int:
+    """Index of the chosen sweep value.
+
+    ``max_sum`` (the paper): the highest Text + Audio. It can choose a non-edit: the input
+    itself scores Text(input) + 1. ``text_gain``: among the values whose Text score beats the
+    input's by at least ``margin``, the most preserving one (highest Audio); when none does, the
+    highest Text. Neither looks at anything but the scorer's numbers.
+
+    Example
+    -------
+    >>> scores = {"text_clap": [0.60, 0.62, 0.70, 0.80], "audio_clap": [0.99, 0.96, 0.88, 0.70]}
+    >>> scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
+    >>> select_index(scores, "max_sum"), select_index(scores, "text_gain", text_input=0.6, margin=0.05)
+    (0, 2)
+    """
+    values = range(len(scores["text_clap"]))
+    if rule == "max_sum":
+        return max(values, key=lambda i: scores["sum"][i])
+    if rule != "text_gain":
+        raise UserError(f"unknown eta_selection {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
+    if text_input is None:
+        raise ValueError("text_gain selection needs the input's Text score")
+    gaining = [i for i in values if scores["text_clap"][i] - text_input >= margin]
+    if not gaining:
+        return max(values, key=lambda i: scores["text_clap"][i])
+    return max(gaining, key=lambda i: scores["audio_clap"][i])
 
 
 class ImagicEditor(sb.Brain):
@@ -286,6 +320,8 @@ class ImagicEditor(sb.Brain):
                             window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
                             resumed_from=self.resumed_from)
         result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
+        result.metrics["text_clap_input"] = self.input_text_score(wav, target_prompt)
+        result.selection, result.text_gain_margin = hp.eta_selection, hp.text_gain_margin
         result.metrics.update(self.reconstruction_metrics(self.join_windows(self.decode_windows(self.z0))))
         clock.lap("scoring")
         result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
@@ -518,6 +554,11 @@ class ImagicEditor(sb.Brain):
         snr = mel_snr(logmel(wavs), logmel(input_wav[None])).cpu()
         return {"text_clap": text.tolist(), "audio_clap": audio.tolist(), "sum": (text + audio).tolist(),
                 "mel_snr_to_input": snr.tolist(), "onset_f1": onset_f1(input_wav, wavs, sample_rate)}
+
+    def input_text_score(self, wav: torch.Tensor, target_prompt: str) -> float:
+        """Text score of the input itself: what an edit's Text must beat (``text_gain`` selection)."""
+        return self.hparams.scorer.text_scores(wav.cpu()[None], self.modules.backbone.sample_rate,
+                                               [target_prompt]).item()
 
     # --- checkpoints ---------------------------------------------------------------
     def identity(self, wav: torch.Tensor, target_prompt: str) -> dict:

@@ -14,7 +14,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from audio_editing.cli import load_hparams, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, read_audio
-from audio_editing.editing.imagic import check_resumable
+from audio_editing.editing.imagic import SELECTION_RULES, check_resumable
 from audio_editing.editing.outputs import write_edit_outputs
 from audio_editing.errors import UserError
 
@@ -52,6 +52,16 @@ def check_etas(etas) -> list:
         raise UserError(f"eta values {bad} are outside [{low:g}, {high:g}]; 0 reconstructs the input, "
                         "1 follows the target prompt")
     return etas
+
+
+def check_selection(hparams) -> None:
+    """``eta_selection`` names a rule and ``text_gain_margin`` is a number."""
+    if hparams.get("eta_selection") not in SELECTION_RULES:
+        raise UserError(f"--eta_selection must be one of {', '.join(SELECTION_RULES)}, "
+                        f"got {hparams.get('eta_selection')!r}")
+    if not isinstance(hparams.get("text_gain_margin"), (int, float)):
+        raise UserError(f"--text_gain_margin must be a number (a Text-score gain such as 0.05), "
+                        f"got {hparams.get('text_gain_margin')!r}")
 
 
 def check_length(wav, backbone, input_path) -> None:
@@ -133,6 +143,7 @@ def run_edit(editor_class, argv):
     prompt = check_prompt(hparams["target_prompt"])
     hparams["target_prompt"] = prompt
     hparams["etas"] = check_etas(hparams["etas"])
+    check_selection(hparams)
     input_path = Path(hparams["input_wav"])
     clip = read_audio(input_path)
     wav = clip.to_model(backbone.sample_rate)

@@ -24,6 +24,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import math
 import re
 import shutil
 import time
@@ -34,20 +35,26 @@ import torch
 
 from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio
-from audio_editing.editing.baselines import BASELINES, with_edit_type
+from audio_editing.editing.baselines import BASELINES, with_edit_type, with_reference
+from audio_editing.editing.imagic import select_index
 from audio_editing.errors import UserError
 from audio_editing.evaluation.distributed import Shard
 from audio_editing.evaluation.metrics import mel_snr
-from audio_editing.plots import plot_mean_scores_vs_sweep
+from audio_editing.plots import plot_mean_scores_vs_sweep, plot_tradeoff
 
 EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
-METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": []}
+METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [],
+           "identity": [], "reference": []}
+# rows scored like a method's but not edits: the input unchanged (a judge must give it ~0 % success)
+# and the manifest's reference edit (>= 90 %); no sweep, one output each
+FIXED_OUTPUTS = ("identity", "reference")
+JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
 SETTINGS_FILE = "evaluate.json"
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
 NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
 # best_eta: the chosen eta, or the chosen strength for a baseline
-RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "text_clap", "audio_clap", "sum", "onset_f1",
+RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", *JUDGE_COLUMNS, "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
                   "text_clap_span", "ref_mel_snr_span", "eta0_free_mel_snr_observed",
                   "eta0_span_held_mel_snr_observed", "vae_mel_snr_observed", "seconds"]
@@ -144,10 +151,14 @@ def recipe_editor(edit_type: str, repo: Path):
     return editors[0]
 
 
-def method_editor(method: str, edit_type: str, repo: Path):
-    """The editor of ``method`` for ``edit_type``: the recipe's, or a baseline with the recipe's hooks."""
-    editor = recipe_editor(edit_type, repo)
-    return with_edit_type(BASELINES[method], editor) if method in BASELINES else editor
+def method_editor(method: str, entry: dict, repo: Path):
+    """The editor of ``method`` for the clip ``entry``: its edit type's recipe editor, or a baseline (or the
+    identity / reference output) with the recipe's hooks."""
+    editor = recipe_editor(entry["edit_type"], repo)
+    if method not in BASELINES:
+        return editor
+    editor = with_edit_type(BASELINES[method], editor)
+    return with_reference(editor, entry["reference"]) if method == "reference" else editor
 
 
 def read_results(path: Path) -> List[dict]:
@@ -165,17 +176,21 @@ def write_csv(path: Path, rows: List[dict], columns: List[str]) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(table.getvalue()))
 
 
-def clip_metrics(entry: dict, result, scorer, logmel) -> dict:
-    """Scores of the chosen edit plus the metrics none of the peers report."""
+def clip_metrics(entry: dict, result, scorer, logmel, judge=None) -> dict:
+    """Scores of the chosen edit plus the metrics none of the peers report; with a ``judge`` and a clip
+    with ground truth (the toy-world benchmark), the judge's verdict on every output, in ``result.scores``."""
+    verdicts = judge.judge_outputs(entry, result.wavs, result.sample_rate) if judge is not None else None
+    if verdicts:  # {column: [value per eta / strength]}
+        result.scores.update({column: [verdict[column] for verdict in verdicts] for column in JUDGE_COLUMNS})
     best = result.best_index
     rate = result.sample_rate
     input_wav = load_audio(result.folder / "input.wav", rate)
     row = {"best_eta": result.etas[best],
-           **{k: result.scores[k][best] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span")
-              if k in result.scores}}
-    row["text_clap_input"] = scorer.text_scores(input_wav[None], rate, [entry["target_prompt"]]).item()
+           **{k: result.scores[k][best] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span",
+                                                   *JUDGE_COLUMNS) if k in result.scores}}
+    row["text_clap_input"] = result.metrics["text_clap_input"]
     reference_mel = logmel(input_wav[None])
-    if 0.0 in result.etas:
+    if result.sweep == "eta" and 0.0 in result.etas:
         row["eta0_mel_snr"] = mel_snr(logmel(result.wavs[result.etas.index(0.0)][None]), reference_mel).item()
     # inpainting: steps 1-2 alone on the observed audio (the edits match it there by construction)
     for key in ("vae_mel_snr", "eta0_free_mel_snr_observed", "eta0_span_held_mel_snr_observed",
@@ -201,14 +216,86 @@ def column_mean(rows: List[dict], column: str):
     return sum(values) / len(values) if values else None
 
 
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple:
+    """95 % Wilson score interval of a success rate (sensible at 9 clips, and at 0 or 9 successes).
+
+    Example
+    -------
+    >>> [round(x, 3) for x in wilson_interval(9, 9)]
+    [0.701, 1.0]
+    """
+    rate = successes / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def success_cell(rows: List[dict]) -> str:
+    """Mean judge success with its 95 % interval, e.g. ``0.78 [0.45, 0.94]``."""
+    values = [float(r["judge_success"]) for r in rows if r.get("judge_success") not in (None, "", "None")]
+    if not values:
+        return "-"
+    low, high = wilson_interval(sum(values), len(values))
+    return f"{sum(values) / len(values):.2f} [{low:.2f}, {high:.2f}]"
+
+
 def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> List[str]:
     lines = ["| edit type | method | clips | " + " | ".join(columns.values()) + " |",
              "|" + "---|" * (len(columns) + 3)]
     for (edit_type, method), group in groups.items():
-        cells = [column_mean(group, column) for column in columns]
-        lines.append(f"| {edit_type} | {method} | {len(group)} | "
-                     + " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
+        cells = []
+        for column in columns:
+            mean = column_mean(group, column)
+            cells.append(success_cell(group) if column == "judge_success" else "-" if mean is None else f"{mean:.3f}")
+        lines.append(f"| {edit_type} | {method} | {len(group)} | " + " | ".join(cells) + " |")
     return lines
+
+
+# rules compared on the judge (the first is the paper's); a margin is a Text gain over the input
+SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1))
+
+
+def sweeps_by_clip(per_eta: List[dict]) -> Dict[tuple, List[dict]]:
+    """{(id, method): its swept rows} for the methods that sweep, with the judge's columns."""
+    sweeps: Dict[tuple, List[dict]] = {}
+    for row in per_eta:
+        if row["method"] not in FIXED_OUTPUTS and row.get("judge_success") not in (None, ""):
+            sweeps.setdefault((row["id"], row["method"]), []).append(row)
+    return sweeps
+
+
+def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
+    """Judge success at the value each selection rule chooses, per edit type and method, and at the best
+    value of the sweep (what a perfect rule would reach)."""
+    sweeps = sweeps_by_clip(per_eta)
+    text_input = {(r["id"], r["method"]): float(r["text_clap_input"]) for r in rows
+                  if r.get("text_clap_input") not in (None, "", "None")}
+    if not sweeps or not text_input:
+        return []
+    names = [rule if rule == "max_sum" else f"{rule} {margin:g}" for rule, margin in SELECTIONS_COMPARED]
+    lines = ["## Selection rules, judged", "",
+             "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
+             "paper's, highest Text + Audio; `text_gain m`: the highest Audio among the values whose Text beats "
+             "the input's by m), and at the best value of each clip's sweep (no rule can do better).", "",
+             "| edit type | method | clips | " + " | ".join(names) + " | best of sweep |",
+             "|" + "---|" * (len(names) + 4)]
+    groups: Dict[tuple, List[tuple]] = {}
+    for (clip, method), sweep in sweeps.items():
+        if (clip, method) in text_input:
+            groups.setdefault((sweep[0]["edit_type"], method), []).append((clip, method))
+    for (edit_type, method), keys in sorted(groups.items(), key=lambda item: (
+            EDIT_TYPES.index(item[0][0]), list(METHODS).index(item[0][1]) if item[0][1] in METHODS else 99)):
+        cells = []
+        for rule, margin in SELECTIONS_COMPARED:
+            chosen = []
+            for key in keys:
+                scores = {c: [float(r[c]) for r in sweeps[key]] for c in ("text_clap", "audio_clap", "sum")}
+                index = select_index(scores, rule, text_input[key], margin)
+                chosen.append({"judge_success": sweeps[key][index]["judge_success"]})
+            cells.append(success_cell(chosen))
+        best = [{"judge_success": max(float(r["judge_success"]) for r in sweeps[key])} for key in keys]
+        lines.append(f"| {edit_type} | {method} | {len(keys)} | " + " | ".join(cells) + f" | {success_cell(best)} |")
+    return lines + [""]
 
 
 def added_sound_table(per_eta: List[dict]) -> List[str]:
@@ -238,8 +325,9 @@ def summary_table(rows: List[dict], figures: Dict[str, str] = None, per_eta: Lis
     method_order = list(METHODS)
     groups = dict(sorted(groups.items(), key=lambda item: (
         EDIT_TYPES.index(item[0][0]), method_order.index(item[0][1]) if item[0][1] in METHODS else len(METHODS))))
-    table1 = {"sum": "Sum", "text_clap": "Text", "audio_clap": "Audio", "onset_f1": "onset F1",
-              "ref_mel_snr": "ref SNR (dB)"}
+    table1 = {"judge_success": "judge success [95% CI]", "judge_preservation": "preservation",
+              "judge_target": "target", "judge_event_f1": "event F1 vs reference", "sum": "Sum", "text_clap": "Text",
+              "audio_clap": "Audio", "onset_f1": "onset F1", "ref_mel_snr": "ref SNR (dB)"}
     more = {"text_clap_input": "Text of input", "eta0_mel_snr": "eta=0 SNR to input (dB)",
             "vae_mel_snr": "VAE SNR (dB)", "added_text_clap": "Text of added sound",
             "text_clap_span": "Text of span", "ref_mel_snr_span": "span ref SNR (dB)",
@@ -248,18 +336,26 @@ def summary_table(rows: List[dict], figures: Dict[str, str] = None, per_eta: Lis
             "vae_mel_snr_observed": "VAE SNR, observed (dB)",
             "best_eta": "chosen eta / strength", "seconds": "s / edit"}
     lines = ["# Results", "",
-             "Means over clips at each clip's chosen eta (baselines: strength), the one maximising "
-             "Text + Audio. Text: edit vs target prompt; Audio: edit vs input; onset F1: the edit's onsets "
+             "Means over clips at each clip's chosen eta (baselines: strength; chosen by the recipes' "
+             "`eta_selection` from the scorer's numbers). Judge: the toy world's sound-event detector against the "
+             "manifest's ground truth (success 0/1 per clip with its 95 % Wilson interval: with 9 clips per edit "
+             "type it is wide; target: the edit's own condition, e.g. the added class detected; preservation: share "
+             "of the events that should stay still detected where they were; event F1 against the reference "
+             "scene, 200 ms onset collar). identity: the input unchanged; reference: the reference edit. "
+             "Text: edit vs target prompt; Audio: edit vs input; onset F1: the edit's onsets "
              "vs the input's (50 ms); ref SNR: log-mel SNR of the edit to the reference edit. Inpainting "
              "keeps the observed audio by construction, so its eta=0 SNR to the input measures the filled span "
              "against the blank; eta=0 SNR, observed, free: an eta=0 sample drawn without holding the observed "
              "frames, over the frames outside the span (steps 1-2 alone).", "",
              "## Table 1", "", *markdown_table(groups, table1), "", "## More metrics", "",
              *markdown_table(groups, more), ""]
+    lines += selection_table(rows, per_eta or [])
     lines += added_sound_table(per_eta or [])
     if figures:
+        lines += ["## Judge success vs preservation, Text vs Audio, over the sweeps", ""]
+        lines += [f"![{key}]({name})" for key, name in figures.items() if key.startswith("tradeoff")] + [""]
         lines += ["## Text and Audio scores vs eta / strength (Fig. 4)", ""]
-        lines += [f"![{edit_type}]({name})" for edit_type, name in figures.items()] + [""]
+        lines += [f"![{key}]({name})" for key, name in figures.items() if not key.startswith("tradeoff")] + [""]
     return "\n".join(lines)
 
 
@@ -279,6 +375,26 @@ def plot_scores_per_edit_type(output_folder: Path, per_eta: List[dict]) -> Dict[
             name = f"clap_vs_eta_{edit_type}.png"
             plot_mean_scores_vs_sweep(output_folder / name, curves, title=edit_type.replace("_", " "))
             figures[edit_type] = name
+    figures.update(plot_tradeoffs(output_folder, per_eta))
+    return figures
+
+
+def plot_tradeoffs(output_folder: Path, per_eta: List[dict]) -> Dict[str, str]:
+    """Per edit type: mean judge success against mean preservation (and Text against Audio) at each swept
+    value, every method on one plot."""
+    figures = {}
+    for edit_type in EDIT_TYPES:
+        rows = [r for r in per_eta if r["edit_type"] == edit_type and r.get("judge_success") not in (None, "")]
+        curves = {}
+        for method in dict.fromkeys(r["method"] for r in rows):
+            mine = [r for r in rows if r["method"] == method]
+            at = [[r for r in mine if float(r["eta"]) == v] for v in sorted({float(r["eta"]) for r in mine})]
+            curves[method] = tuple([column_mean(group, column) for group in at] for column in (
+                "judge_preservation", "judge_success", "audio_clap", "text_clap"))
+        if curves:
+            name = f"tradeoff_{edit_type}.png"
+            plot_tradeoff(output_folder / name, curves, title=edit_type.replace("_", " "))
+            figures[f"tradeoff_{edit_type}"] = name
     return figures
 
 
@@ -320,8 +436,8 @@ def collect_results(output_folder: Path, keys: List[tuple]):
 class ClipEvaluator:
     """Edits one (clip, method) through the recipe of its edit type and computes its result row."""
 
-    def __init__(self, output_folder: Path, edit_args: List[str], repo: Path):
-        self.output_folder, self.edit_args, self.repo = output_folder, edit_args, repo
+    def __init__(self, output_folder: Path, edit_args: List[str], repo: Path, judge=None):
+        self.output_folder, self.edit_args, self.repo, self.judge = output_folder, edit_args, repo, judge
         self.scorer = self.logmel = None
 
     def __call__(self, entry: dict, method: str):
@@ -335,7 +451,7 @@ class ClipEvaluator:
         if entry.get("mask_start") not in (None, ""):
             argv += [f"--mask_start={entry['mask_start']}", f"--mask_end={entry['mask_end']}"]
         start = time.time()
-        result = recipe.run_edit(method_editor(method, entry["edit_type"], self.repo), argv)
+        result = recipe.run_edit(method_editor(method, entry, self.repo), argv)
         seconds = time.time() - start
         if self.scorer is None:  # the recipes' scorer and front end, with the same overrides
             _, _, overrides = parse_arguments([argv[0], *self.edit_args])
@@ -343,7 +459,7 @@ class ClipEvaluator:
             hparams, _ = load_hparams(argv[0], overrides)
             self.scorer, self.logmel = hparams["scorer"], hparams["ldm"].logmel
         with torch.no_grad():
-            row = clip_metrics(entry, result, self.scorer, self.logmel)
+            row = clip_metrics(entry, result, self.scorer, self.logmel, self.judge)
         row = {"id": entry["id"], "edit_type": entry["edit_type"], "method": method, "seconds": round(seconds, 1),
                **row}
         return row, eta_rows(entry, method, result)
@@ -421,9 +537,11 @@ def check_settings(output_folder: Path, edit_args: List[str], repo: Path, edit_t
 
 
 def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Path, edit_args: List[str],
-                      repo: Path, shard: Shard = None) -> List[dict]:
+                      repo: Path, shard: Shard = None, judge=None) -> List[dict]:
     """Edit every (clip, method) not yet in the results; returns all result rows, in manifest order.
 
+    ``judge``: a ground-truth judge (``audio_editing.toy_world.judge.SoundEventDetector``) whose
+    verdict on every output of clips with ground truth joins the rows; None: none.
     Single process: rows go to results.csv as each clip finishes. Under torchrun, rank r edits
     the clips it owns and keeps its rows in ``ranks/results_rank<r>.csv``; after a barrier rank 0
     merges every rank's rows into results.csv, eta_scores.csv, results.md and the figures.
@@ -437,6 +555,11 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
     from audio_editing.editing.recipe import check_output_folder
 
     check_entries(entries)
+    if "reference" in methods:
+        lacking = [e["id"] for e in entries if not e.get("reference")]
+        if lacking:
+            raise UserError(f"--methods has 'reference' but {len(lacking)} clip(s) have no reference edit "
+                            f"({', '.join(lacking[:3])}); leave 'reference' out for this manifest")
     check_output_folder(output_folder, [e[k] for e in entries for k in ("wav", "reference") if e.get(k)])
     settings = check_settings(output_folder, edit_args, repo, [e["edit_type"] for e in entries])
     if shard.is_main:
@@ -450,7 +573,7 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
         rows, per_eta = read_results(own_paths[0]), read_results(own_paths[1])
     else:
         own_paths = [output_folder / "results.csv", output_folder / "eta_scores.csv"]
-    evaluate_clip = ClipEvaluator(output_folder, shard.device_args(edit_args), repo)
+    evaluate_clip = ClipEvaluator(output_folder, shard.device_args(edit_args), repo, judge)
     with shard.editing():
         for index, entry in enumerate(entries):
             for method in methods:

@@ -47,7 +47,7 @@ def main(argv):
     output_folder = Path(hparams["output_folder"])
     shard = Shard.from_env()
     try:
-        rows = evaluate_manifest(entries, methods, output_folder, edit_args, REPO, shard)
+        rows = evaluate_manifest(entries, methods, output_folder, edit_args, REPO, shard, hparams["judge"])
     finally:
         shard.close()
     if shard.is_main:

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
+from audio_editing.data.audio import load_audio
 from audio_editing.errors import UserError
 from audio_editing.evaluation import batch
 from tests.conftest import REPO, tiny_args, write_scene_clip
@@ -188,7 +190,8 @@ def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, t
         sweep = "strength" if row["method"] in ("sdedit", "ddpm_inversion") else "eta"
         assert (out / row["method"] / row["edit_type"] / row["id"] / f"edit_{sweep}1.00.wav").is_file()
     table = (out / "results.md").read_text()
-    assert "| edit type | method | clips | Sum | Text | Audio | onset F1 | ref SNR (dB) |" in table
+    assert ("| edit type | method | clips | judge success [95% CI] | preservation | target | event F1 vs reference "
+            "| Sum | Text | Audio | onset F1 | ref SNR (dB) |") in table
     for method in methods:
         assert f"| inpainting | {method} | 1 |" in table
     added = table.split("## Addition: the added sound's Text score against eta / strength")[1]
@@ -276,3 +279,33 @@ def test_a_folder_made_with_other_hparams_file_values_is_refused(tmp_path):
     toy.write_text(toy.read_text().replace("guidance_scale: 3.0", "guidance_scale: 4.0"))
     with pytest.raises(UserError, match="the hparams files of addition, the hparams files of inpainting"):
         run()
+
+
+def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_path, tiny_model_dir):
+    """On clips with ground truth the judge's verdict joins every row (chosen value and whole sweep); the
+    identity row returns the input and fails, the reference row returns the reference edit and succeeds."""
+    from audio_editing.toy_world.judge import load_judge
+
+    entries = [e for e in batch.read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
+               if e["id"] in ("addition_00", "style_transfer_00", "inpainting_00")]
+    out = tmp_path / "eval"
+    args = [a for a in tiny_args(tiny_model_dir, "unused", "--strengths=[0.5,1]") if not a.startswith("--output")]
+    methods = ["sdedit", "identity", "reference"]
+    rows = batch.evaluate_manifest(entries, methods, out, args, REPO, judge=load_judge("embedded:toy_world"))
+    by = {(r["id"], r["method"]): r for r in rows}
+    for entry in entries:
+        for method in methods:
+            row = by[(entry["id"], method)]
+            assert all(row[k] not in (None, "") for k in batch.JUDGE_COLUMNS), row
+        assert float(by[(entry["id"], "identity")]["judge_success"]) == 0.0, entry["id"]
+        assert float(by[(entry["id"], "reference")]["judge_success"]) == 1.0, entry["id"]
+        folder = out / "identity" / entry["edit_type"] / entry["id"]
+        assert torch.equal(load_audio(folder / "best.wav", 16000), load_audio(entry["wav"], 16000))
+    per_eta = batch.read_results(out / "eta_scores.csv")
+    assert len([r for r in per_eta if r["method"] == "sdedit" and r["judge_success"] != ""]) == 3 * 2
+    table = (out / "results.md").read_text()
+    assert "## Selection rules, judged" in table and "| addition | sdedit | 1 |" in table
+    for edit_type in ("addition", "style_transfer", "inpainting"):
+        assert (out / f"tradeoff_{edit_type}.png").is_file() and f"(tradeoff_{edit_type}.png)" in table
+    with pytest.raises(UserError, match="no reference edit"):
+        batch.evaluate_manifest([dict(entries[0], reference=None)], ["reference"], tmp_path / "e2", args, REPO)

@@ -1,0 +1,355 @@
+"""The judge: a sound-event detector over the toy world's classes, and what an edit's success is.
+
+The toy world knows every clip's events (class, onset, duration) before and after the reference
+edit. A small frame-level, multi-label detector (a CRNN on log-mel, the DCASE task-4 shape),
+trained on rendered scenes with their annotations (``judge_train.py``), says which events an
+output holds; :func:`judge_edit` compares that with the manifest's ground truth:
+
+* addition: the added class is detected, and every event of the input is still detected where
+  it was (same class, onset within the collar; a background bed over most of the clip);
+* style transfer: the target class is detected at every source event's onset, and the source
+  class is gone;
+* inpainting: the prompt's class is detected over at least half of the frames the filled event
+  occupies inside the span (the observed audio is kept by construction).
+
+It is never used to pick eta or to train anything the editor uses.
+"""
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torchaudio
+from scipy import ndimage
+
+from audio_editing.backbones.mel import LogMel
+from audio_editing.data import toy_world
+from audio_editing.errors import UserError
+
+ONSET_COLLAR = 0.2  # seconds: an onset within this of the truth is "where it was" (DCASE's collar)
+AUDIBLE_DB = -35.0  # an event lasts until its last 10 ms frame within this of its loudest one
+BED_COVERAGE = 0.5  # a background bed is kept when detected over at least this share of the clip
+SPAN_COVERAGE = 0.5  # inpainting: share of the filled event's frames in the span that must be detected
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One event: class and times in seconds (an annotation or a detector output)."""
+
+    label: str
+    onset: float
+    offset: float
+
+
+# --------------------------------------------------------------------------
+# Ground-truth annotations
+# --------------------------------------------------------------------------
+
+
+def audible_offset(event: toy_world.Event, seconds: float, hop: int = 160) -> float:
+    """End of the event's last 10 ms frame within ``AUDIBLE_DB`` of its loudest frame.
+
+    An event's ``duration`` is the room it was given (a dog's single bark may be 0.15 s of a
+    0.77 s event); the detector is taught, and scored against, what is heard.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> event = toy_world.Event("knock", 0.5, 0.8, toy_world.sample_params("knock", rng, 0.8))
+    >>> 0.5 < audible_offset(event, 2.56) <= 1.3
+    True
+    """
+    n = round(seconds * toy_world.SAMPLE_RATE)
+    wav = toy_world.render_event(event, n).astype(np.float64)
+    frames = wav[: n // hop * hop].reshape(-1, hop)
+    energy = (frames ** 2).mean(axis=1)
+    active = np.nonzero(energy > energy.max() * 10 ** (AUDIBLE_DB / 10))[0]
+    if energy.max() <= 0 or not active.size:
+        return min(event.onset + event.duration, seconds)
+    return float(min((active[-1] + 1) * hop / toy_world.SAMPLE_RATE, seconds))
+
+
+def scene_annotation(scene: toy_world.Scene) -> List[Detection]:
+    """The scene's events as heard: onset, audible offset; a background bed spans the clip."""
+    events = [Detection(e.label, e.onset, audible_offset(e, scene.seconds)) for e in scene.events]
+    if scene.background is not None:
+        events.append(Detection(scene.background, 0.0, scene.seconds))
+    return sorted(events, key=lambda d: (d.onset, d.label))
+
+
+def frame_targets(annotation: Sequence[Detection], n_frames: int, frame_seconds: float,
+                  classes: Sequence[str]) -> torch.Tensor:
+    """[n_frames, classes] 0/1: a frame is active while an event of the class sounds in it."""
+    targets = torch.zeros(n_frames, len(classes))
+    for event in annotation:
+        first = int(event.onset / frame_seconds)
+        last = int(np.ceil(event.offset / frame_seconds))
+        targets[first:max(last, first + 1), classes.index(event.label)] = 1.0
+    return targets
+
+
+# --------------------------------------------------------------------------
+# The detector
+# --------------------------------------------------------------------------
+
+
+class SoundEventDetector(torch.nn.Module):
+    """CRNN: log-mel -> conv blocks (pooling frequency, and time once) -> BiGRU -> per-frame sigmoid.
+
+    Arguments
+    ---------
+    config : dict
+        ``classes``, ``sample_rate``, ``channels`` (conv widths), ``gru_hidden``, ``threshold``
+        and ``median_frames`` (post-processing of the frame probabilities into events).
+
+    Example
+    -------
+    >>> judge = SoundEventDetector.build_tiny()
+    >>> judge.frame_probabilities(torch.zeros(2, 16000), 16000).shape
+    torch.Size([2, 50, 12])
+    >>> judge.detect(torch.zeros(1, 16000), 16000)[0] == [] or True
+    True
+    """
+
+    CONFIG_NAME = "judge.json"
+    WEIGHTS_NAME = "model.safetensors"
+    TIME_POOL = 2  # output frames of 2 log-mel hops (20 ms)
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = dict(config)
+        self.classes = list(config["classes"])
+        self.sample_rate = config["sample_rate"]
+        self.logmel = LogMel(sample_rate=self.sample_rate)
+        n_mels, channels = 64, [1] + list(config["channels"])
+        self.input_norm = torch.nn.BatchNorm2d(n_mels)  # per mel bin
+        blocks, freq = [], n_mels
+        for index, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
+            pool = (self.TIME_POOL if index == 0 else 1, 4 if freq >= 4 else 1)
+            freq //= pool[1]
+            blocks += [torch.nn.Conv2d(c_in, c_out, 3, padding=1), torch.nn.BatchNorm2d(c_out), torch.nn.GELU(),
+                       torch.nn.MaxPool2d(pool), torch.nn.Dropout(config.get("dropout", 0.1))]
+        self.cnn = torch.nn.Sequential(*blocks)
+        hidden = config["gru_hidden"]
+        self.gru = torch.nn.GRU(channels[-1] * freq, hidden, batch_first=True, bidirectional=True)
+        self.head = torch.nn.Linear(2 * hidden, len(self.classes))
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.TIME_POOL * self.logmel.hop_length / self.sample_rate
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel [B, frames, 64] -> frame logits [B, frames // 2, classes]."""
+        x = self.input_norm(mel.transpose(1, 2)[..., None]).squeeze(-1).transpose(1, 2)
+        x = self.cnn(x[:, None])  # [B, C, frames // 2, freq]
+        x = x.permute(0, 2, 1, 3).flatten(2)
+        return self.head(self.gru(x)[0])
+
+    @torch.no_grad()
+    def frame_probabilities(self, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Waveforms [B, T] at ``sample_rate`` -> per-frame class probabilities [B, frames, classes]."""
+        wavs = wavs.float().to(self.device)
+        if sample_rate != self.sample_rate:
+            wavs = torchaudio.functional.resample(wavs, sample_rate, self.sample_rate)
+        return torch.sigmoid(self(self.logmel(wavs))).cpu()
+
+    def detect(self, wavs: torch.Tensor, sample_rate: int) -> List[List[Detection]]:
+        """The events of each waveform [B, T]."""
+        probabilities = torch.cat([self.frame_probabilities(part, sample_rate) for part in wavs.split(32)])
+        return [probabilities_to_events(p.numpy(), self.classes, self.config["threshold"],
+                                        self.config["median_frames"], self.frame_seconds) for p in probabilities]
+
+    def judge_outputs(self, entry: dict, wavs: torch.Tensor, sample_rate: int) -> Optional[List[Dict[str, float]]]:
+        """:func:`judge_edit` of each output [B, T] of the manifest clip ``entry``; None for a clip without
+        ground truth (no ``input_scene`` / ``reference_scene``: not from the toy world)."""
+        if not (entry.get("input_scene") and entry.get("reference_scene")):
+            return None
+        return [judge_edit(entry, events) for events in self.detect(wavs, sample_rate)]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # --- folders ------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, folder) -> "SoundEventDetector":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        if not (folder / cls.CONFIG_NAME).is_file():
+            raise UserError(f"no judge at '{folder}' (missing {cls.CONFIG_NAME}); train one with "
+                            "recipes/toy_world/train_judge.py")
+        judge = cls(json.loads((folder / cls.CONFIG_NAME).read_text()))
+        judge.load_state_dict({k: v.float() for k, v in load_file(folder / cls.WEIGHTS_NAME).items()})
+        return judge.eval()
+
+    def save_pretrained(self, folder) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, folder / self.WEIGHTS_NAME)
+        (folder / self.CONFIG_NAME).write_text(json.dumps(self.config, indent=2))
+
+    @classmethod
+    def build_tiny(cls, seed: int = 0) -> "SoundEventDetector":
+        """A randomly initialised detector for tests."""
+        torch.manual_seed(seed)
+        return cls(dict(classes=toy_world.CLASSES, sample_rate=toy_world.SAMPLE_RATE, channels=[4, 8],
+                        gru_hidden=8, threshold=0.5, median_frames=3)).eval()
+
+
+def load_judge(source: Optional[str]) -> Optional[SoundEventDetector]:
+    """The judge shipped with a model: ``<model folder>/judge/`` (``embedded:<name>`` or a folder).
+
+    None for ``source`` None or a folder without a judge (a real model's clips have no ground truth).
+    """
+    from audio_editing.backbones.toy import resolve_source
+
+    if not source:
+        return None
+    folder = resolve_source(source)
+    for candidate in (folder / "judge", folder):
+        if (candidate / SoundEventDetector.CONFIG_NAME).is_file():
+            return SoundEventDetector.from_pretrained(candidate)
+    return None
+
+
+def probabilities_to_events(probabilities: np.ndarray, classes: Sequence[str], threshold: float,
+                            median_frames: int, frame_seconds: float) -> List[Detection]:
+    """Frame probabilities [frames, classes] -> events: threshold, median filter, runs of active frames.
+
+    Example
+    -------
+    >>> p = np.zeros((10, 2)); p[2:6, 1] = 0.9
+    >>> probabilities_to_events(p, ["a", "b"], 0.5, 1, 0.1)
+    [Detection(label='b', onset=0.2, offset=0.6)]
+    """
+    active = probabilities > threshold
+    if median_frames > 1:
+        active = ndimage.median_filter(active.astype(np.uint8), size=(median_frames, 1), mode="nearest") > 0
+    events = []
+    for column, label in enumerate(classes):
+        padded = np.concatenate([[0], active[:, column].astype(np.int8), [0]])
+        edges = np.diff(padded)
+        for start, end in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+            events.append(Detection(label, round(float(start * frame_seconds), 4), round(float(end * frame_seconds), 4)))
+    return sorted(events, key=lambda d: (d.onset, d.label))
+
+
+# --------------------------------------------------------------------------
+# Metrics (sed_eval) and edit success
+# --------------------------------------------------------------------------
+
+
+def _sed_eval():
+    """``sed_eval`` without the deprecation warning its ``dcase_util`` raises on import (pkg_resources)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import sed_eval
+    return sed_eval
+
+
+def _event_list(events: Sequence[Detection], filename: str):
+    import dcase_util
+
+    return dcase_util.containers.MetaDataContainer(
+        [{"event_label": e.label, "onset": e.onset, "offset": e.offset, "filename": filename} for e in events])
+
+
+def sed_f1(references: Sequence[Sequence[Detection]], estimates: Sequence[Sequence[Detection]],
+           classes: Sequence[str], kind: str = "event") -> float:
+    """Micro F1 over clips with ``sed_eval``: ``event`` (onset within ``ONSET_COLLAR``, offsets not
+    evaluated) or ``segment`` (1 s segments). Two empty lists agree (1.0); nothing detected scores 0.
+
+    Example
+    -------
+    >>> ref = [[Detection("dog", 0.5, 1.0), Detection("beep", 1.2, 1.5)]]
+    >>> sed_f1(ref, [[Detection("dog", 0.6, 0.9)]], ["dog", "beep"])
+    0.6666666666666666
+    >>> sed_f1(ref, [[]], ["dog", "beep"]), sed_f1([[]], [[]], ["dog"])
+    (0.0, 1.0)
+    """
+    sed_eval = _sed_eval()
+    if kind == "event":
+        metrics = sed_eval.sound_event.EventBasedMetrics(event_label_list=list(classes), t_collar=ONSET_COLLAR,
+                                                         evaluate_onset=True, evaluate_offset=False)
+    else:
+        metrics = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=list(classes), time_resolution=1.0)
+    for index, (reference, estimate) in enumerate(zip(references, estimates)):
+        metrics.evaluate(reference_event_list=_event_list(reference, f"clip{index}"),
+                         estimated_event_list=_event_list(estimate, f"clip{index}"))
+    # F = 2 TP / (Nref + Nsys) from sed_eval's counts: its own f_measure is NaN when nothing is detected
+    counts = metrics.overall
+    total = counts["Nref"] + counts["Nsys"]
+    return float(2 * counts["Ntp"] / total) if total else 1.0
+
+
+def kept(item: Detection, detections: Sequence[Detection], seconds: float) -> bool:
+    """Is an annotated event still there: a bed over ``BED_COVERAGE`` of the clip, an event of the same
+    class with its onset within ``ONSET_COLLAR``."""
+    same = [d for d in detections if d.label == item.label]
+    if item.label in toy_world.BACKGROUND_CLASSES and item.onset == 0.0 and item.offset >= seconds:
+        return sum(d.offset - d.onset for d in same) >= BED_COVERAGE * seconds
+    return any(abs(d.onset - item.onset) <= ONSET_COLLAR for d in same)
+
+
+def _covered(label: str, start: float, end: float, detections: Sequence[Detection]) -> float:
+    """Share of [start, end) during which ``label`` is detected."""
+    if end <= start:
+        return 0.0
+    overlap = sum(max(0.0, min(d.offset, end) - max(d.onset, start)) for d in detections if d.label == label)
+    return min(1.0, overlap / (end - start))
+
+
+def judge_edit(entry: dict, detections: Sequence[Detection]) -> Dict[str, float]:
+    """Success and the numbers behind it for one output of the manifest entry ``entry``.
+
+    Returns ``judge_success`` (0/1), ``judge_target`` (addition: the added class is detected;
+    style transfer: share of the source onsets with the target class there, 0 while the source class
+    is still detected; inpainting: share of the filled event's span frames detected),
+    ``judge_preservation`` (share of the events that should stay, still there) and
+    ``judge_event_f1`` (event F1 against the reference scene).
+    """
+    source = toy_world.Scene.from_dict(entry["input_scene"])
+    reference = toy_world.Scene.from_dict(entry["reference_scene"])
+    seconds = reference.seconds
+    truth = scene_annotation(reference)
+    edit_type = entry["edit_type"]
+    if edit_type == "addition":
+        keep = scene_annotation(source)
+        target = float(any(d.label == entry["added_label"] for d in detections))
+    elif edit_type == "style_transfer":
+        onsets = [e.onset for e in source.events if e.label == entry["source_label"]]
+        at_onsets = np.mean([any(d.label == entry["target_label"] and abs(d.onset - onset) <= ONSET_COLLAR
+                                 for d in detections) for onset in onsets])
+        source_gone = not any(d.label == entry["source_label"] for d in detections)
+        target = float(at_onsets) if source_gone else 0.0
+        # what should stay: the bed, and an event (of any class) at each source onset: the timing
+        keep = [d for d in scene_annotation(source) if d.label != entry["source_label"]]
+        timing = [any(abs(d.onset - onset) <= ONSET_COLLAR for d in detections) for onset in onsets]
+    elif edit_type == "inpainting":
+        start, end = float(entry["mask_start"]), float(entry["mask_end"])
+        filled = [d for d in truth if d.label == entry["target_label"] and start - 1e-6 <= d.onset < end]
+        if not filled:
+            raise UserError(f"manifest entry {entry.get('id', '?')}: no {entry['target_label']} event starts "
+                            "inside the span of its reference scene")
+        event = filled[0]
+        target = _covered(event.label, max(event.onset, start), min(event.offset, end), detections)
+        keep = [d for d in truth if d != event and not start <= d.onset < end]
+    else:
+        raise UserError(f"the judge has no rule for edit type '{edit_type}'")
+    kept_items = [kept(item, detections, seconds) for item in keep]
+    if edit_type == "style_transfer":
+        kept_items += timing
+    preservation = float(np.mean(kept_items)) if kept_items else 1.0
+    threshold = SPAN_COVERAGE if edit_type == "inpainting" else 1.0
+    success = target >= threshold and preservation == 1.0
+    return {"judge_success": float(success), "judge_target": round(float(target), 4),
+            "judge_preservation": round(preservation, 4),
+            "judge_event_f1": round(sed_f1([truth], [detections], toy_world.CLASSES), 4)}
+
