@@ -2,11 +2,14 @@
 
 Methods: ``imagic`` (full fine-tuning), ``imagic_lora``, and the baselines ``sdedit`` and
 ``ddpm_inversion`` (``editing/baselines.py``), all on the recipes' backbone, each clip edited
-by its edit type's editor (so inpainting keeps its observed audio whatever the method).
+by its edit type's editor (so inpainting keeps its observed audio whatever the method); and two
+rows that are not edits, ``identity`` (the input unchanged) and ``reference`` (the reference edit).
+With a judge (the toy world's sound-event detector) every output of a clip with ground truth gets
+its verdict (``judge_success``, ``judge_target``, ``judge_preservation``, ``judge_event_f1``).
 
 Manifests: a SpeechBrain-style JSON dict ``{id: {"wav", "target_prompt", "edit_type", ...}}``,
 a CSV with those columns, or the paper authors' format, a folder of ``.txt`` files whose first
-line is the wav path and second the target prompt (edit type from the folder name). Optional
+line is the wav path and second the target prompt (edit type: the first folder below the root). Optional
 fields: ``mask_start``/``mask_end`` (inpainting), ``reference`` (a reference edit),
 ``added_prompt`` (addition: the added sound alone). Relative paths are relative to the manifest.
 

@@ -35,7 +35,7 @@ from audio_editing.backbones.toy import ToyBackbone
 from audio_editing.backbones.toy_train import OptimisationSettings
 from audio_editing.cli import run_cli
 from audio_editing.data import toy_world
-from audio_editing.toy_world.judge import SoundEventDetector
+from audio_editing.toy_world.judge import Detection, SoundEventDetector
 from audio_editing.toy_world.judge_train import JudgeClips, make_judge_clips, train_judge, tune_post_processing
 
 DATA_KEYS = ("seed", "backbone_source", "num_train_clips", "num_train_vae", "num_train_vocoded", "num_valid_clips")
@@ -46,7 +46,9 @@ def load_or_make_clips(hparams, backbone, progress, log):
     folder = Path(hparams["save_folder"])
     stamp = {key: hparams[key] for key in DATA_KEYS}
     if (folder / "clips.pt").is_file() and json.loads((folder / "clips.json").read_text()) == stamp:
-        return [JudgeClips(**part) for part in torch.load(folder / "clips.pt")]
+        return [JudgeClips(**part, annotations=[[Detection(*event) for event in clip] for clip in annotations])
+                for part, annotations in zip(torch.load(folder / "clips.pt"),
+                                             json.loads((folder / "annotations.json").read_text()))]
     start = time.time()
     seeds = np.random.SeedSequence(hparams["seed"]).generate_state(2)
     train = make_judge_clips(backbone, hparams["num_train_clips"], hparams["num_train_vae"],
@@ -54,7 +56,10 @@ def load_or_make_clips(hparams, backbone, progress, log):
     valid = make_judge_clips(backbone, hparams["num_valid_clips"], hparams["num_valid_clips"],
                              hparams["num_valid_clips"], int(seeds[1]), progress=progress)
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save([vars(train), vars(valid)], folder / "clips.pt")
+    torch.save([{k: v for k, v in vars(part).items() if k != "annotations"} for part in (train, valid)],
+               folder / "clips.pt")
+    (folder / "annotations.json").write_text(json.dumps([[[(e.label, e.onset, e.offset) for e in clip]
+                                                          for clip in part.annotations] for part in (train, valid)]))
     (folder / "clips.json").write_text(json.dumps(stamp))
     log({"stage": "clips", "seconds": round(time.time() - start, 1), **stamp})
     return train, valid
