@@ -40,6 +40,7 @@ from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio
 from audio_editing.editing.baselines import BASELINES, with_edit_type, with_reference
 from audio_editing.editing.imagic import select_index
+from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
 from audio_editing.evaluation.distributed import Shard
 from audio_editing.evaluation.metrics import mel_snr
@@ -590,10 +591,49 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
     shard.barrier()
     if shard.is_main:
         rows, per_eta = collect_results(output_folder, keys)
-        write_csv(output_folder / "eta_scores.csv", per_eta, list(dict.fromkeys(k for r in per_eta for k in r)))
-        write_csv(output_folder / "results.csv", rows, RESULT_COLUMNS)
+        write_results(output_folder, rows, per_eta)
         shutil.rmtree(output_folder / "ranks", ignore_errors=True)  # merged: results.csv holds their rows
-        figures = plot_scores_per_edit_type(output_folder, per_eta)
-        atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows, figures, per_eta)))
     shard.barrier()
     return read_results(output_folder / "results.csv")
+
+
+def write_results(output_folder: Path, rows: List[dict], per_eta: List[dict]) -> None:
+    """results.csv, eta_scores.csv, the figures and results.md of a results folder."""
+    write_csv(output_folder / "eta_scores.csv", per_eta, list(dict.fromkeys(k for r in per_eta for k in r)))
+    write_csv(output_folder / "results.csv", rows, RESULT_COLUMNS)
+    figures = plot_scores_per_edit_type(output_folder, per_eta)
+    atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows, figures, per_eta)))
+
+
+def rejudge(entries: List[dict], output_folder: Path, judge) -> List[dict]:
+    """Recompute the judge's columns of every finished row of ``output_folder`` from the outputs it wrote
+    (after the judge changed), editing nothing; rewrites the tables and figures. Returns the rows.
+
+    The outputs are read back from their files (at the input's rate; 16-bit for the toy benchmark),
+    where a batch run judges them in memory before writing: the same audio up to that rounding.
+    """
+    if judge is None:
+        raise UserError("--rejudge needs a judge: set --judge_source to a model folder with a judge/ inside")
+    rows, per_eta = collect_results(output_folder, [])
+    if not rows:
+        raise UserError(f"'{output_folder}' holds no results to judge; run the evaluation first")
+    by_clip = {e["id"]: e for e in entries}
+    sweeps: Dict[tuple, List[dict]] = {}
+    for row in per_eta:
+        sweeps.setdefault((row["id"], row["method"]), []).append(row)
+    for row in rows:
+        entry, sweep = by_clip.get(row["id"]), sweeps.get((row["id"], row["method"]), [])
+        if entry is None or not sweep:
+            continue
+        folder = output_folder / row["method"] / row["edit_type"] / row["id"]
+        wavs = torch.stack([load_audio(folder / edit_wav_name(float(r["eta"]), r["sweep"]), judge.sample_rate)
+                            for r in sweep])
+        verdicts = judge.judge_outputs(entry, wavs, judge.sample_rate)
+        if verdicts is None:
+            continue
+        for eta_row, verdict in zip(sweep, verdicts):
+            eta_row.update(verdict)
+            if float(eta_row["eta"]) == float(row["best_eta"]):
+                row.update(verdict)
+    write_results(output_folder, rows, per_eta)
+    return rows

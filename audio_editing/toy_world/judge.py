@@ -83,12 +83,16 @@ def scene_annotation(scene: toy_world.Scene) -> List[Detection]:
 
 def frame_targets(annotation: Sequence[Detection], n_frames: int, frame_seconds: float,
                   classes: Sequence[str]) -> torch.Tensor:
-    """[n_frames, classes] 0/1: a frame is active while an event of the class sounds in it."""
-    targets = torch.zeros(n_frames, len(classes))
+    """[n_frames, 2 * classes] 0/1: activity (a frame is active while an event of the class sounds in
+    it), then onsets (the frame an event of the class starts in, and its two neighbours), so that two
+    events of one class that touch or overlap stay two events."""
+    targets = torch.zeros(n_frames, 2 * len(classes))
     for event in annotation:
+        column = classes.index(event.label)
         first = int(event.onset / frame_seconds)
         last = int(np.ceil(event.offset / frame_seconds))
-        targets[first:max(last, first + 1), classes.index(event.label)] = 1.0
+        targets[first:max(last, first + 1), column] = 1.0
+        targets[max(first - 1, 0):first + 2, len(classes) + column] = 1.0
     return targets
 
 
@@ -98,19 +102,22 @@ def frame_targets(annotation: Sequence[Detection], n_frames: int, frame_seconds:
 
 
 class SoundEventDetector(torch.nn.Module):
-    """CRNN: log-mel -> conv blocks (pooling frequency, and time once) -> BiGRU -> per-frame sigmoid.
+    """CRNN: log-mel -> conv blocks (pooling frequency, and time once) -> BiGRU -> per-frame sigmoids:
+    each class's activity and its onsets.
 
     Arguments
     ---------
     config : dict
-        ``classes``, ``sample_rate``, ``channels`` (conv widths), ``gru_hidden``, ``threshold``
-        and ``median_frames`` (post-processing of the frame probabilities into events).
+        ``classes``, ``sample_rate``, ``channels`` (conv widths), ``gru_hidden``, and the
+        post-processing of the frame probabilities into events: ``threshold`` (activity),
+        ``median_frames`` (median filter of the activity), ``onset_threshold`` (an onset peak above it
+        inside an active run starts a new event of the class).
 
     Example
     -------
     >>> judge = SoundEventDetector.build_tiny()
-    >>> judge.frame_probabilities(torch.zeros(2, 16000), 16000).shape
-    torch.Size([2, 50, 12])
+    >>> judge.frame_probabilities(torch.zeros(2, 16000), 16000).shape  # 12 activities, 12 onsets
+    torch.Size([2, 50, 24])
     >>> judge.detect(torch.zeros(1, 16000), 16000)[0] == [] or True
     True
     """
@@ -136,14 +143,14 @@ class SoundEventDetector(torch.nn.Module):
         self.cnn = torch.nn.Sequential(*blocks)
         hidden = config["gru_hidden"]
         self.gru = torch.nn.GRU(channels[-1] * freq, hidden, batch_first=True, bidirectional=True)
-        self.head = torch.nn.Linear(2 * hidden, len(self.classes))
+        self.head = torch.nn.Linear(2 * hidden, 2 * len(self.classes))
 
     @property
     def frame_seconds(self) -> float:
         return self.TIME_POOL * self.logmel.hop_length / self.sample_rate
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        """Log-mel [B, frames, 64] -> frame logits [B, frames // 2, classes]."""
+        """Log-mel [B, frames, 64] -> frame logits [B, frames // 2, 2 * classes] (activities, onsets)."""
         x = self.input_norm(mel.transpose(1, 2)[..., None]).squeeze(-1).transpose(1, 2)
         x = self.cnn(x[:, None])  # [B, C, frames // 2, freq]
         x = x.permute(0, 2, 1, 3).flatten(2)
@@ -151,7 +158,7 @@ class SoundEventDetector(torch.nn.Module):
 
     @torch.no_grad()
     def frame_probabilities(self, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        """Waveforms [B, T] at ``sample_rate`` -> per-frame class probabilities [B, frames, classes]."""
+        """Waveforms [B, T] at ``sample_rate`` -> per-frame probabilities [B, frames, 2 * classes]."""
         wavs = wavs.float().to(self.device)
         if sample_rate != self.sample_rate:
             wavs = torchaudio.functional.resample(wavs, sample_rate, self.sample_rate)
@@ -160,8 +167,14 @@ class SoundEventDetector(torch.nn.Module):
     def detect(self, wavs: torch.Tensor, sample_rate: int) -> List[List[Detection]]:
         """The events of each waveform [B, T]."""
         probabilities = torch.cat([self.frame_probabilities(part, sample_rate) for part in wavs.split(32)])
-        return [probabilities_to_events(p.numpy(), self.classes, self.config["threshold"],
-                                        self.config["median_frames"], self.frame_seconds) for p in probabilities]
+        return self.events(probabilities.numpy())
+
+    def events(self, probabilities: np.ndarray, **post_processing) -> List[List[Detection]]:
+        """Events of frame probabilities [B, frames, 2 * classes]; ``post_processing`` overrides the config's."""
+        settings = {key: self.config[key] for key in ("threshold", "median_frames", "onset_threshold")}
+        settings.update(post_processing)
+        return [probabilities_to_events(p, self.classes, frame_seconds=self.frame_seconds, **settings)
+                for p in probabilities]
 
     def judge_outputs(self, entry: dict, wavs: torch.Tensor, sample_rate: int) -> Optional[List[Dict[str, float]]]:
         """:func:`judge_edit` of each output [B, T] of the manifest clip ``entry``; None for a clip without
@@ -200,7 +213,7 @@ class SoundEventDetector(torch.nn.Module):
         """A randomly initialised detector for tests."""
         torch.manual_seed(seed)
         return cls(dict(classes=toy_world.CLASSES, sample_rate=toy_world.SAMPLE_RATE, channels=[4, 8],
-                        gru_hidden=8, threshold=0.5, median_frames=3)).eval()
+                        gru_hidden=8, threshold=0.5, median_frames=3, onset_threshold=0.5)).eval()
 
 
 def load_judge(source: Optional[str]) -> Optional[SoundEventDetector]:
@@ -220,24 +233,39 @@ def load_judge(source: Optional[str]) -> Optional[SoundEventDetector]:
 
 
 def probabilities_to_events(probabilities: np.ndarray, classes: Sequence[str], threshold: float,
-                            median_frames: int, frame_seconds: float) -> List[Detection]:
-    """Frame probabilities [frames, classes] -> events: threshold, median filter, runs of active frames.
+                            median_frames: int, onset_threshold: float, frame_seconds: float,
+                            min_gap_seconds: float = 0.1) -> List[Detection]:
+    """Frame probabilities [frames, 2 * classes] (activities, onsets) -> events.
+
+    Each class's activity is thresholded and median filtered into runs of active frames; inside a run,
+    an onset peak above ``onset_threshold`` (a local maximum over ``min_gap_seconds``, at least that
+    far from the run's start and from the previous split) starts a new event.
 
     Example
     -------
-    >>> p = np.zeros((10, 2)); p[2:6, 1] = 0.9
-    >>> probabilities_to_events(p, ["a", "b"], 0.5, 1, 0.1)
-    [Detection(label='b', onset=0.2, offset=0.6)]
+    >>> p = np.zeros((10, 4)); p[2:9, 1] = 0.9; p[6, 3] = 0.8   # class b active 0.2-0.9 s, re-onset at 0.6 s
+    >>> probabilities_to_events(p, ["a", "b"], 0.5, 1, 0.5, 0.1)
+    [Detection(label='b', onset=0.2, offset=0.6), Detection(label='b', onset=0.6, offset=0.9)]
     """
-    active = probabilities > threshold
+    n_classes = len(classes)
+    active = probabilities[:, :n_classes] > threshold
     if median_frames > 1:
         active = ndimage.median_filter(active.astype(np.uint8), size=(median_frames, 1), mode="nearest") > 0
+    onsets = probabilities[:, n_classes:]
+    gap = max(1, round(min_gap_seconds / frame_seconds))
+    peaks = (onsets > onset_threshold) & (onsets == ndimage.maximum_filter(onsets, size=(2 * gap + 1, 1)))
     events = []
     for column, label in enumerate(classes):
         padded = np.concatenate([[0], active[:, column].astype(np.int8), [0]])
         edges = np.diff(padded)
         for start, end in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
-            events.append(Detection(label, round(float(start * frame_seconds), 4), round(float(end * frame_seconds), 4)))
+            bounds = [start]
+            for frame in np.nonzero(peaks[start:end, column])[0] + start:
+                if frame - bounds[-1] >= gap and end - frame >= gap:
+                    bounds.append(frame)
+            for first, last in zip(bounds, bounds[1:] + [end]):
+                events.append(Detection(label, round(float(first * frame_seconds), 4),
+                                        round(float(last * frame_seconds), 4)))
     return sorted(events, key=lambda d: (d.onset, d.label))
 
 

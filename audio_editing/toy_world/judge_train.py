@@ -7,6 +7,7 @@ and a share of them through VAE + Griffin-Lim vocoder (what an edit's waveform r
 clip on a CPU). Each batch draws one version per clip and a random gain.
 """
 
+import itertools
 from dataclasses import dataclass
 from typing import Callable, Dict, List
 
@@ -18,8 +19,7 @@ from tqdm import tqdm
 from audio_editing.backbones.toy import ToyBackbone
 from audio_editing.backbones.toy_train import OptimisationSettings, optimise
 from audio_editing.data import toy_world
-from audio_editing.toy_world.judge import (Detection, SoundEventDetector, frame_targets, probabilities_to_events,
-                                           scene_annotation, sed_f1)
+from audio_editing.toy_world.judge import Detection, SoundEventDetector, frame_targets, scene_annotation, sed_f1
 
 LOG_FLOOR = float(np.log(1e-5))  # LogMel's floor
 
@@ -79,9 +79,13 @@ def clip_targets(judge: SoundEventDetector, clips: JudgeClips) -> torch.Tensor:
 
 
 def train_judge(judge: SoundEventDetector, clips: JudgeClips, settings: OptimisationSettings, batch_size: int,
-                gain_db: float, generator: torch.Generator, log: Callable[[dict, dict], None]) -> List[float]:
-    """Frame-level binary cross-entropy; each draw takes the clean, VAE or vocoded version of a clip."""
+                gain_db: float, onset_weight: float, generator: torch.Generator,
+                log: Callable[[dict, dict], None]) -> List[float]:
+    """Frame-level binary cross-entropy of activities and onsets (onset frames, rare, weighted up by
+    ``onset_weight``); each draw takes the clean, VAE or vocoded version of a clip."""
     targets = clip_targets(judge, clips)
+    weight = torch.ones(targets.shape[-1])
+    weight[len(judge.classes):] = onset_weight
     versions = [clips.mels, clips.vae_mels, clips.vocoded_mels]
     judge.train()
 
@@ -93,43 +97,39 @@ def train_judge(judge: SoundEventDetector, clips: JudgeClips, settings: Optimisa
         mel = torch.stack([versions[v][i] for v, i in zip(version.tolist(), index.tolist())]).float()
         gain = (torch.rand(batch_size, 1, 1, generator=generator) * 2 - 1) * gain_db / 20 * np.log(10)
         mel = (mel + gain).clamp(min=LOG_FLOOR)  # log-magnitude: a gain is an offset above the floor
-        return F.binary_cross_entropy_with_logits(judge(mel), targets[index])
+        return F.binary_cross_entropy_with_logits(judge(mel), targets[index], pos_weight=weight)
 
     return optimise(judge.parameters(), compute_loss, settings, torch.device("cpu"), "judge", log)
 
 
 @torch.no_grad()
-def detections_of(judge: SoundEventDetector, mels: torch.Tensor, threshold: float = None,
-                  median_frames: int = None) -> List[List[Detection]]:
-    """The judge's events for log-mels [N, frames, 64] (post-processing from its config unless given)."""
+def probabilities_of(judge: SoundEventDetector, mels: torch.Tensor) -> np.ndarray:
+    """Frame probabilities [N, frames, 2 * classes] of log-mels [N, frames, 64]."""
     judge.eval()
-    probabilities = torch.cat([torch.sigmoid(judge(part.float())) for part in mels.split(64)]).numpy()
-    threshold = judge.config["threshold"] if threshold is None else threshold
-    median_frames = judge.config["median_frames"] if median_frames is None else median_frames
-    return [probabilities_to_events(p, judge.classes, threshold, median_frames, judge.frame_seconds)
-            for p in probabilities]
+    return torch.cat([torch.sigmoid(judge(part.float())) for part in mels.split(64)]).numpy()
 
 
-def tune_post_processing(judge: SoundEventDetector, clips: JudgeClips, thresholds=(0.3, 0.4, 0.5, 0.6),
-                         median_frames=(1, 3, 5, 7, 9)) -> Dict[str, float]:
-    """Pick the threshold and median filter with the best mean event F1 over the clean and vocoded
-    versions of validation clips; writes them into the judge's config."""
+def tune_post_processing(judge: SoundEventDetector, clips: JudgeClips, thresholds=(0.4, 0.5, 0.6),
+                         median_frames=(1, 3, 5, 7, 9), onset_thresholds=(0.3, 0.5, 0.7, 1.0)) -> Dict[str, float]:
+    """Pick the post-processing with the best mean event F1 over the clean and vocoded versions of
+    validation clips (onset threshold 1: no splits); writes it into the judge's config."""
     best = None
     vocoded = clips.annotations[:len(clips.vocoded_mels)]
-    for threshold in thresholds:
-        for frames in median_frames:
-            f1 = (sed_f1(clips.annotations, detections_of(judge, clips.mels, threshold, frames), judge.classes)
-                  + sed_f1(vocoded, detections_of(judge, clips.vocoded_mels, threshold, frames), judge.classes)) / 2
-            if best is None or f1 > best[0]:
-                best = (f1, threshold, frames)
-    judge.config.update(threshold=best[1], median_frames=best[2])
-    return {"valid_event_f1": round(best[0], 4), "threshold": best[1], "median_frames": best[2]}
+    clean_p, vocoded_p = probabilities_of(judge, clips.mels), probabilities_of(judge, clips.vocoded_mels)
+    for threshold, frames, onset in itertools.product(thresholds, median_frames, onset_thresholds):
+        settings = dict(threshold=threshold, median_frames=frames, onset_threshold=onset)
+        f1 = (sed_f1(clips.annotations, judge.events(clean_p, **settings), judge.classes)
+              + sed_f1(vocoded, judge.events(vocoded_p, **settings), judge.classes)) / 2
+        if best is None or f1 > best[0]:
+            best = (f1, settings)
+    judge.config.update(best[1])
+    return {"valid_event_f1": round(best[0], 4), **best[1]}
 
 
 def check_judge(judge: SoundEventDetector, clips: JudgeClips) -> Dict[str, float]:
     """The judge's check numbers on held-out clips (all of them also vocoded)."""
-    clean = detections_of(judge, clips.mels)
-    vocoded = detections_of(judge, clips.vocoded_mels)
+    clean = judge.events(probabilities_of(judge, clips.mels))
+    vocoded = judge.events(probabilities_of(judge, clips.vocoded_mels))
     per_class = {label: round(sed_f1([[d for d in a if d.label == label] for a in clips.annotations],
                                      [[d for d in c if d.label == label] for c in clean], [label]), 4)
                  for label in judge.classes}

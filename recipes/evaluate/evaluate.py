@@ -14,6 +14,7 @@ To run (from the repo root)::
     python recipes/evaluate/evaluate.py hparams/evaluate.yaml --manifest=my_clips.csv \\
         --methods=[imagic,imagic_lora,sdedit,ddpm_inversion] --emb_steps=50 --device=cuda
     python recipes/evaluate/evaluate.py hparams/evaluate.yaml --edit_types=[style_transfer] --ft_lr=2e-4
+    python recipes/evaluate/evaluate.py hparams/evaluate.yaml --output_folder=results/evaluate --rejudge=True
     torchrun --nproc_per_node=4 recipes/evaluate/evaluate.py hparams/evaluate.yaml   # clips sharded over 4 ranks
 
 Authors: the audio_editing developers
@@ -21,11 +22,12 @@ Authors: the audio_editing developers
 
 from pathlib import Path
 
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from audio_editing.cli import list_arg, run_cli
 from audio_editing.errors import UserError
-from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, select_edit_types
+from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, rejudge, select_edit_types
 from audio_editing.evaluation.distributed import Shard
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,11 +42,17 @@ def main(argv):
     own_keys = load_hyperpyyaml(hparams_file.read_text()).keys()
     own = [a for a in rest if a.lstrip("-").partition("=")[0] in own_keys]
     edit_args = [a for a in rest if a not in own]
-    overrides = {a.lstrip("-").partition("=")[0]: a.partition("=")[2] for a in own}
+    # values as YAML reads them: --rejudge=True a bool, --judge_source=null None, --methods=[a,b] a list
+    overrides = {a.lstrip("-").partition("=")[0]: yaml.safe_load(a.partition("=")[2]) for a in own}
     hparams = load_hyperpyyaml(hparams_file.read_text(), overrides)
     methods = list_arg(hparams["methods"])
     entries = select_edit_types(read_manifest(hparams["manifest"]), hparams.get("edit_types"))
     output_folder = Path(hparams["output_folder"])
+    if hparams["rejudge"]:
+        rows = rejudge(entries, output_folder, hparams["judge"])
+        print((output_folder / "results.md").read_text())
+        print(f"{len(rows)} results judged again in {output_folder / 'results.csv'}")
+        return
     shard = Shard.from_env()
     try:
         rows = evaluate_manifest(entries, methods, output_folder, edit_args, REPO, shard, hparams["judge"])

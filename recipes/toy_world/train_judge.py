@@ -2,8 +2,8 @@
 """Train the judge: a sound-event detector over the toy world's classes (the benchmark's ground truth).
 
 Renders annotated scenes (and their round trips through the embedded model's VAE and vocoder),
-trains a CRNN with frame-level binary cross-entropy, picks its threshold and median filter on
-validation scenes, and writes
+trains a CRNN with frame-level binary cross-entropy on each class's activity and onsets, picks its
+post-processing (thresholds, median filter) on validation scenes, and writes
 
 * ``<output_folder>/judge/``: ``judge.json`` + ``model.safetensors``, read by
   ``audio_editing.toy_world.judge.SoundEventDetector.from_pretrained``;
@@ -83,12 +83,12 @@ def main(argv):
     torch.manual_seed(hparams["seed"])
     judge = SoundEventDetector(dict(classes=toy_world.CLASSES, sample_rate=toy_world.SAMPLE_RATE,
                                     channels=hparams["channels"], gru_hidden=hparams["gru_hidden"],
-                                    dropout=hparams["dropout"], threshold=0.5, median_frames=1))
+                                    dropout=hparams["dropout"], threshold=0.5, median_frames=1, onset_threshold=0.5))
     settings = OptimisationSettings(steps=hparams["steps"], lr=hparams["lr"], warmup_steps=hparams["warmup_steps"],
                                     weight_decay=hparams["weight_decay"], log_interval=hparams["log_interval"],
                                     progress=progress)
     start = time.time()
-    train_judge(judge, train, settings, hparams["batch_size"], hparams["gain_db"],
+    train_judge(judge, train, settings, hparams["batch_size"], hparams["gain_db"], hparams["onset_weight"],
                 torch.Generator().manual_seed(hparams["seed"]), log)
     log({"stage": "judge", "seconds": round(time.time() - start, 1),
          "parameters": sum(p.numel() for p in judge.parameters())})

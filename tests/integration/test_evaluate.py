@@ -309,3 +309,11 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
         assert (out / f"tradeoff_{edit_type}.png").is_file() and f"(tradeoff_{edit_type}.png)" in table
     with pytest.raises(UserError, match="no reference edit"):
         batch.evaluate_manifest([dict(entries[0], reference=None)], ["reference"], tmp_path / "e2", args, REPO)
+    # judged again from the written wavs (after a judge update): the same verdicts, nothing edited
+    written = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+    again = batch.rejudge(entries, out, load_judge("embedded:toy_world"))
+    assert [(r["id"], r["method"], r["judge_success"]) for r in again] == \
+           [(r["id"], r["method"], r["judge_success"]) for r in rows]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == written
+    with pytest.raises(UserError, match="needs a judge"):
+        batch.rejudge(entries, out, None)
