@@ -58,6 +58,26 @@ def _torch_threads():
     torch.set_num_threads(2)
 
 
+def tiny_clap(truncation: str = "rand_trunc"):
+    """A tiny random transformers ``ClapModel`` and its ``ClapProcessor`` (laion/clap-htsat-unfused's
+    layout at tiny width, 48 kHz); ``"fusion"`` builds a fused model with its extractor."""
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor
+
+    from audio_editing.backbones.audioldm import tiny_roberta_tokenizer
+
+    torch.manual_seed(0)
+    tokenizer = tiny_roberta_tokenizer()
+    config = ClapConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=80, projection_dim=8),
+        audio_config=dict(hidden_size=32, depths=[1, 1], num_attention_heads=[2, 2], patch_embeds_hidden_size=16,
+                          num_mel_bins=64, spec_size=256, window_size=4, projection_dim=8,
+                          enable_fusion=truncation == "fusion"),
+        projection_dim=8)
+    return ClapModel(config), ClapProcessor(feature_extractor=ClapFeatureExtractor(truncation=truncation),
+                                            tokenizer=tokenizer)
+
+
 def load_benchmark(name: str):
     """A script of benchmarks/ as a module (they are scripts, not a package)."""
     import importlib.util

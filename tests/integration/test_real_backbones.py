@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 
 from audio_editing.backbones.audioldm import (AUDIOLDM_S_UNET_CONFIG, AUDIOLDM_VAE_CONFIG, CLAP_TEXT_CONFIG,
-                                              AudioLDMBackbone, tiny_roberta_tokenizer)
+                                              AudioLDMBackbone)
 from audio_editing.backbones.audioldm2 import AUDIOLDM2_UNET_CONFIG, AudioLDM2Backbone
 from audio_editing.backbones.tango import (HIFIGAN_16K_64, TANGO_UNET_CONFIG, TINY_HIFIGAN_CONFIG, TINY_T5_CONFIG,
                                            TangoBackbone, check_state_dict, convert_hifigan_state_dict,
@@ -23,7 +23,7 @@ from audio_editing.backbones.tango import (HIFIGAN_16K_64, TANGO_UNET_CONFIG, TI
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
-from tests.conftest import TINY_SECONDS, tiny_args
+from tests.conftest import TINY_SECONDS, tiny_args, tiny_clap
 
 # --- published layouts -----------------------------------------------------------------------------
 # declare-lab/tango*/main_config.json, vae_config.json and stft_config.json: the keys TANGO's loader
@@ -197,19 +197,9 @@ def audioldm2_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clap_dir(tmp_path_factory):
     """A tiny transformers ClapModel + ClapProcessor folder (the layout of laion/clap-htsat-unfused)."""
-    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor
-
     folder = tmp_path_factory.mktemp("clap")
-    torch.manual_seed(0)
-    tokenizer = tiny_roberta_tokenizer()
-    config = ClapConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32, max_position_embeddings=80, projection_dim=8),
-        audio_config=dict(hidden_size=32, depths=[1, 1], num_attention_heads=[2, 2], patch_embeds_hidden_size=16,
-                          num_mel_bins=64, spec_size=256, window_size=4, projection_dim=8),
-        projection_dim=8)
-    ClapModel(config).save_pretrained(folder)
-    processor = ClapProcessor(feature_extractor=ClapFeatureExtractor(truncation="rand_trunc"), tokenizer=tokenizer)
+    model, processor = tiny_clap()
+    model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
 

@@ -9,8 +9,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from audio_editing.backbones.audioldm import tiny_roberta_tokenizer  # noqa: E402
 from audio_editing.evaluation.clap import ClapScorer  # noqa: E402
+from tests.conftest import tiny_clap  # noqa: E402
 
 RATE = 48000  # the CLAP feature extractor's rate
 
@@ -19,19 +19,7 @@ RATE = 48000  # the CLAP feature extractor's rate
 def tiny_scorer(truncation="rand_trunc"):
     """A tiny random ClapModel + ClapProcessor built in code (as tests/integration/test_real_backbones.py does);
     "rand_trunc" is laion/clap-htsat-unfused's extractor, "fusion" goes with a fused model."""
-    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor
-
-    fusion = truncation == "fusion"
-    torch.manual_seed(0)
-    tokenizer = tiny_roberta_tokenizer()
-    config = ClapConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32, max_position_embeddings=80, projection_dim=8),
-        audio_config=dict(hidden_size=32, depths=[1, 1], num_attention_heads=[2, 2], patch_embeds_hidden_size=16,
-                          num_mel_bins=64, spec_size=256, window_size=4, projection_dim=8, enable_fusion=fusion),
-        projection_dim=8)
-    processor = ClapProcessor(feature_extractor=ClapFeatureExtractor(truncation=truncation), tokenizer=tokenizer)
-    return ClapScorer(ClapModel(config), processor)
+    return ClapScorer(*tiny_clap(truncation))
 
 
 def noise(seconds, rows=1, seed=0):
