@@ -19,7 +19,6 @@ Authors: the audio_editing developers
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
