@@ -180,19 +180,19 @@ SELECTION_RULES = ("max_sum", "text_gain")
 
 
 def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
-                 margin: float = 0.05) -> int:
+                 margin: float = 0.1) -> int:
     """Index of the chosen sweep value.
 
     ``max_sum`` (the paper): the highest Text + Audio. It can choose a non-edit: the input
-    itself scores Text(input) + 1. ``text_gain``: among the values whose Text score beats the
-    input's by at least ``margin``, the most preserving one (highest Audio); when none does, the
-    highest Text. Neither looks at anything but the scorer's numbers.
+    itself scores Text(input) + 1. ``text_gain``: the highest Text + Audio among the values whose
+    Text score beats the input's by at least ``margin`` (edits), and the highest Text when none
+    does. Neither looks at anything but the scorer's numbers.
 
     Example
     -------
-    >>> scores = {"text_clap": [0.60, 0.62, 0.70, 0.80], "audio_clap": [0.99, 0.96, 0.88, 0.70]}
+    >>> scores = {"text_clap": [0.60, 0.62, 0.70, 0.80], "audio_clap": [0.99, 0.96, 0.86, 0.70]}
     >>> scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
-    >>> select_index(scores, "max_sum"), select_index(scores, "text_gain", text_input=0.6, margin=0.05)
+    >>> select_index(scores, "max_sum"), select_index(scores, "text_gain", text_input=0.58, margin=0.1)
     (0, 2)
     """
     values = range(len(scores["text_clap"]))
@@ -205,7 +205,7 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     gaining = [i for i in values if scores["text_clap"][i] - text_input >= margin]
     if not gaining:
         return max(values, key=lambda i: scores["text_clap"][i])
-    return max(gaining, key=lambda i: scores["audio_clap"][i])
+    return max(gaining, key=lambda i: scores["sum"][i])
 
 
 class ImagicEditor(sb.Brain):

@@ -34,10 +34,11 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+import soundfile
 import torch
 
 from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
-from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio
+from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
 from audio_editing.editing.baselines import BASELINES, with_edit_type, with_reference
 from audio_editing.editing.imagic import select_index
 from audio_editing.editing.outputs import edit_wav_name
@@ -57,6 +58,8 @@ JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_e
 SETTINGS_FILE = "evaluate.json"
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
 NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
+# keys that only choose among the outputs (``--rejudge --reselect`` chooses again): a results folder stays valid
+SELECTION_KEYS = ("eta_selection", "text_gain_margin")
 # best_eta: the chosen eta, or the chosen strength for a baseline
 RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", *JUDGE_COLUMNS, "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
@@ -180,10 +183,24 @@ def write_csv(path: Path, rows: List[dict], columns: List[str]) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(table.getvalue()))
 
 
+def written_outputs(folder: Path, values, sweep: str, sample_rate: int) -> torch.Tensor:
+    """The outputs an edit wrote for each swept value, mono at ``sample_rate`` [n_values, T]."""
+    wavs = []
+    for value in values:
+        data, rate = soundfile.read(str(folder / edit_wav_name(float(value), sweep)), dtype="float32",
+                                    always_2d=True)
+        wavs.append(resample(torch.from_numpy(data.mean(axis=1)), rate, sample_rate))
+    return torch.stack(wavs)
+
+
 def clip_metrics(entry: dict, result, scorer, logmel, judge=None) -> dict:
     """Scores of the chosen edit plus the metrics none of the peers report; with a ``judge`` and a clip
-    with ground truth (the toy-world benchmark), the judge's verdict on every output, in ``result.scores``."""
-    verdicts = judge.judge_outputs(entry, result.wavs, result.sample_rate) if judge is not None else None
+    with ground truth (the toy-world benchmark), the judge's verdict on every output as written (what a
+    user gets, clipped where a 16-bit file clips), in ``result.scores``."""
+    verdicts = None
+    if judge is not None:
+        outputs = written_outputs(result.folder, result.etas, result.sweep, judge.sample_rate)
+        verdicts = judge.judge_outputs(entry, outputs, judge.sample_rate)
     if verdicts:  # {column: [value per eta / strength]}
         result.scores.update({column: [verdict[column] for verdict in verdicts] for column in JUDGE_COLUMNS})
     best = result.best_index
@@ -200,14 +217,15 @@ def clip_metrics(entry: dict, result, scorer, logmel, judge=None) -> dict:
     for key in ("vae_mel_snr", "eta0_free_mel_snr_observed", "eta0_span_held_mel_snr_observed",
                 "vae_mel_snr_observed"):
         row[key] = result.metrics.get(key)
-    if entry.get("reference"):
+    if entry.get("reference"):  # at every value, so that another selection rule can be read off eta_scores
         reference = load_audio(entry["reference"], rate)[: result.wavs.shape[-1]]
-        row["ref_mel_snr"] = mel_snr(logmel(result.wavs[best][None]), logmel(reference[None])).item()
+        result.scores["ref_mel_snr"] = mel_snr(logmel(result.wavs), logmel(reference[None])).tolist()
         span = result.metrics.get("span_seconds")
         if span:  # inpainting: the filled span alone (the observed audio matches the reference by design)
             start, end = (round(s * rate) for s in span)
-            row["ref_mel_snr_span"] = mel_snr(logmel(result.wavs[best][None, start:end]),
-                                              logmel(reference[None, start:end])).item()
+            result.scores["ref_mel_snr_span"] = mel_snr(logmel(result.wavs[:, start:end]),
+                                                        logmel(reference[None, start:end])).tolist()
+        row.update({k: result.scores[k][best] for k in ("ref_mel_snr", "ref_mel_snr_span") if k in result.scores})
     if entry.get("added_prompt"):
         added = scorer.text_scores(result.wavs, rate, [entry["added_prompt"]])
         row["added_text_clap"] = added[best].item()
@@ -256,7 +274,8 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 
 
 # rules compared on the judge (the first is the paper's); a margin is a Text gain over the input
-SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1))
+SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
+                       ("text_gain", 0.15))
 
 
 def sweeps_by_clip(per_eta: List[dict]) -> Dict[tuple, List[dict]]:
@@ -279,8 +298,9 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
     names = [rule if rule == "max_sum" else f"{rule} {margin:g}" for rule, margin in SELECTIONS_COMPARED]
     lines = ["## Selection rules, judged", "",
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
-             "paper's, highest Text + Audio; `text_gain m`: the highest Audio among the values whose Text beats "
-             "the input's by m), and at the best value of each clip's sweep (no rule can do better).", "",
+             "paper's, highest Text + Audio; `text_gain m`: the highest Text + Audio among the values whose Text "
+             "beats the input's by m, else the highest Text), and at the best value of each clip's sweep (no rule "
+             "can do better).", "",
              "| edit type | method | clips | " + " | ".join(names) + " | best of sweep |",
              "|" + "---|" * (len(names) + 4)]
     groups: Dict[tuple, List[tuple]] = {}
@@ -507,13 +527,14 @@ def check_entries(entries: List[dict]) -> None:
 
 
 def hparams_fingerprints(repo: Path, edit_types, backbone: str = None) -> Dict[str, str]:
-    """{edit type: sha1 of its recipe's and backbone's hparams as they would be joined}; comments and
-    blank lines are left out, so only a changed value changes it."""
+    """{edit type: sha1 of its recipe's and backbone's hparams as they would be joined}; comments, blank
+    lines and the selection keys are left out, so only a changed value that changes an edit changes it."""
     prints = {}
     for edit_type in sorted(set(edit_types)):
         text, _ = compose_hparams_text(repo / "hparams" / f"{edit_type}.yaml", backbone)
         lines = (re.sub(r"\s+#.*$", "", line).rstrip() for line in text.splitlines())
-        body = "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        body = "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#")
+                          and line.partition(":")[0].strip() not in SELECTION_KEYS)
         prints[edit_type] = hashlib.sha1(body.encode()).hexdigest()[:12]
     return prints
 
@@ -523,7 +544,7 @@ def check_settings(output_folder: Path, edit_args: List[str], repo: Path, edit_t
     ``edit_types``); refuses a folder whose results were made with others. Fingerprints are compared for
     the edit types both runs have (a folder written before they were recorded has none)."""
     _, _, overrides = parse_arguments(["hparams.yaml", *edit_args])
-    settings = json.loads(json.dumps({k: v for k, v in overrides.items() if k not in NOT_SETTINGS},
+    settings = json.loads(json.dumps({k: v for k, v in overrides.items() if k not in NOT_SETTINGS + SELECTION_KEYS},
                                      default=str))
     fingerprints = hparams_fingerprints(repo, edit_types, overrides.get("backbone"))
     path = output_folder / SETTINGS_FILE
@@ -605,13 +626,28 @@ def write_results(output_folder: Path, rows: List[dict], per_eta: List[dict]) ->
     atomic_write(output_folder / "results.md", lambda tmp: Path(tmp).write_text(summary_table(rows, figures, per_eta)))
 
 
-def rejudge(entries: List[dict], output_folder: Path, judge) -> List[dict]:
-    """Recompute the judge's columns of every finished row of ``output_folder`` from the outputs it wrote
-    (after the judge changed), editing nothing; rewrites the tables and figures. Returns the rows.
+# what a results row holds of its chosen value, when that value is chosen again from eta_scores
+CHOSEN_COLUMNS = ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span", "added_text_clap", "ref_mel_snr",
+                  "ref_mel_snr_span", *JUDGE_COLUMNS)
 
-    The outputs are read back from their files (at the input's rate; 16-bit for the toy benchmark),
-    where a batch run judges them in memory before writing: the same audio up to that rounding.
-    """
+
+def reselect(rows: List[dict], sweeps: Dict[tuple, List[dict]], rule: str, margin: float) -> None:
+    """Choose every row's value again with ``rule`` (``select_index``) from its sweep's scores, in place."""
+    for row in rows:
+        sweep = sweeps.get((row["id"], row["method"]), [])
+        if not sweep or row.get("text_clap_input") in (None, ""):
+            continue
+        scores = {c: [float(r[c]) for r in sweep] for c in ("text_clap", "audio_clap", "sum")}
+        chosen = sweep[select_index(scores, rule, float(row["text_clap_input"]), margin)]
+        row["best_eta"] = chosen["eta"]
+        row.update({k: chosen[k] for k in CHOSEN_COLUMNS if chosen.get(k) not in (None, "")})
+
+
+def rejudge(entries: List[dict], output_folder: Path, judge, selection: tuple = None) -> List[dict]:
+    """Recompute the judge's columns of every finished row of ``output_folder`` from the outputs it wrote
+    (after the judge changed), editing nothing; with ``selection`` = (rule, margin), choose every row's
+    value again with that rule (the written best.wav files stay as their edits chose). Rewrites the tables
+    and figures; returns the rows."""
     if judge is None:
         raise UserError("--rejudge needs a judge: set --judge_source to a model folder with a judge/ inside")
     rows, per_eta = collect_results(output_folder, [])
@@ -626,14 +662,19 @@ def rejudge(entries: List[dict], output_folder: Path, judge) -> List[dict]:
         if entry is None or not sweep:
             continue
         folder = output_folder / row["method"] / row["edit_type"] / row["id"]
-        wavs = torch.stack([load_audio(folder / edit_wav_name(float(r["eta"]), r["sweep"]), judge.sample_rate)
-                            for r in sweep])
-        verdicts = judge.judge_outputs(entry, wavs, judge.sample_rate)
+        outputs = written_outputs(folder, [r["eta"] for r in sweep], sweep[0]["sweep"], judge.sample_rate)
+        verdicts = judge.judge_outputs(entry, outputs, judge.sample_rate)
         if verdicts is None:
             continue
+        if entry.get("reference") and not sweep[0].get("ref_mel_snr"):  # rows written before it was per value
+            reference = load_audio(entry["reference"], judge.sample_rate)[None, : outputs.shape[-1]]
+            for eta_row, snr in zip(sweep, mel_snr(judge.logmel(outputs), judge.logmel(reference)).tolist()):
+                eta_row["ref_mel_snr"] = snr
         for eta_row, verdict in zip(sweep, verdicts):
             eta_row.update(verdict)
             if float(eta_row["eta"]) == float(row["best_eta"]):
                 row.update(verdict)
+    if selection is not None:
+        reselect(rows, sweeps, *selection)
     write_results(output_folder, rows, per_eta)
     return rows

@@ -317,13 +317,19 @@ def sed_f1(references: Sequence[Sequence[Detection]], estimates: Sequence[Sequen
     return float(2 * counts["Ntp"] / total) if total else 1.0
 
 
+def sounding_at(label: str, time: float, detections: Sequence[Detection]) -> bool:
+    """Is ``label`` heard at ``time``: a detection of it starts within ``ONSET_COLLAR`` of ``time``, or one
+    that started before is still sounding (two touching events of one class may be detected as one)."""
+    return any(d.label == label and (abs(d.onset - time) <= ONSET_COLLAR or d.onset <= time < d.offset)
+               for d in detections)
+
+
 def kept(item: Detection, detections: Sequence[Detection], seconds: float) -> bool:
-    """Is an annotated event still there: a bed over ``BED_COVERAGE`` of the clip, an event of the same
-    class with its onset within ``ONSET_COLLAR``."""
-    same = [d for d in detections if d.label == item.label]
+    """Is an annotated event still there: a bed over ``BED_COVERAGE`` of the clip, its class heard at
+    its onset (:func:`sounding_at`)."""
     if item.label in toy_world.BACKGROUND_CLASSES and item.onset == 0.0 and item.offset >= seconds:
-        return sum(d.offset - d.onset for d in same) >= BED_COVERAGE * seconds
-    return any(abs(d.onset - item.onset) <= ONSET_COLLAR for d in same)
+        return _covered(item.label, 0.0, seconds, detections) >= BED_COVERAGE
+    return sounding_at(item.label, item.onset, detections)
 
 
 def _covered(label: str, start: float, end: float, detections: Sequence[Detection]) -> float:
@@ -353,13 +359,13 @@ def judge_edit(entry: dict, detections: Sequence[Detection]) -> Dict[str, float]
         target = float(any(d.label == entry["added_label"] for d in detections))
     elif edit_type == "style_transfer":
         onsets = [e.onset for e in source.events if e.label == entry["source_label"]]
-        at_onsets = np.mean([any(d.label == entry["target_label"] and abs(d.onset - onset) <= ONSET_COLLAR
-                                 for d in detections) for onset in onsets])
+        at_onsets = np.mean([sounding_at(entry["target_label"], onset, detections) for onset in onsets])
         source_gone = not any(d.label == entry["source_label"] for d in detections)
         target = float(at_onsets) if source_gone else 0.0
-        # what should stay: the bed, and an event (of any class) at each source onset: the timing
+        # what should stay: the bed, and a sound (the old or the new class) at each source onset: the timing
         keep = [d for d in scene_annotation(source) if d.label != entry["source_label"]]
-        timing = [any(abs(d.onset - onset) <= ONSET_COLLAR for d in detections) for onset in onsets]
+        timing = [sounding_at(entry["target_label"], onset, detections)
+                  or sounding_at(entry["source_label"], onset, detections) for onset in onsets]
     elif edit_type == "inpainting":
         start, end = float(entry["mask_start"]), float(entry["mask_end"])
         filled = [d for d in truth if d.label == entry["target_label"] and start - 1e-6 <= d.onset < end]

@@ -22,6 +22,7 @@ from audio_editing.data import toy_world
 from audio_editing.toy_world.judge import Detection, SoundEventDetector, frame_targets, scene_annotation, sed_f1
 
 LOG_FLOOR = float(np.log(1e-5))  # LogMel's floor
+TIE = 0.005  # validation event F1 differences below this do not choose the post-processing
 
 
 @dataclass
@@ -112,18 +113,21 @@ def probabilities_of(judge: SoundEventDetector, mels: torch.Tensor) -> np.ndarra
 def tune_post_processing(judge: SoundEventDetector, clips: JudgeClips, thresholds=(0.4, 0.5, 0.6),
                          median_frames=(1, 3, 5, 7, 9), onset_thresholds=(0.3, 0.5, 0.7, 1.0)) -> Dict[str, float]:
     """Pick the post-processing with the best mean event F1 over the clean and vocoded versions of
-    validation clips (onset threshold 1: no splits); writes it into the judge's config."""
-    best = None
+    validation clips (onset threshold 1: no splits), and among those within ``TIE`` of it the lowest
+    activity threshold (a judge that misses a quiet event fails an edit that made it); writes it into
+    the judge's config."""
     vocoded = clips.annotations[:len(clips.vocoded_mels)]
     clean_p, vocoded_p = probabilities_of(judge, clips.mels), probabilities_of(judge, clips.vocoded_mels)
+    scored = []
     for threshold, frames, onset in itertools.product(thresholds, median_frames, onset_thresholds):
         settings = dict(threshold=threshold, median_frames=frames, onset_threshold=onset)
         f1 = (sed_f1(clips.annotations, judge.events(clean_p, **settings), judge.classes)
               + sed_f1(vocoded, judge.events(vocoded_p, **settings), judge.classes)) / 2
-        if best is None or f1 > best[0]:
-            best = (f1, settings)
-    judge.config.update(best[1])
-    return {"valid_event_f1": round(best[0], 4), **best[1]}
+        scored.append((f1, settings))
+    top = max(f1 for f1, _ in scored)
+    f1, settings = min(((f1, s) for f1, s in scored if f1 >= top - TIE), key=lambda item: (item[1]["threshold"], -item[0]))
+    judge.config.update(settings)
+    return {"valid_event_f1": round(f1, 4), **settings}
 
 
 def check_judge(judge: SoundEventDetector, clips: JudgeClips) -> Dict[str, float]:

@@ -256,7 +256,7 @@ def test_selection_rules_choose_from_the_scores_and_text_gain_never_the_input():
     from audio_editing.editing.imagic import select_index
 
     # the paper's rule picks the value closest to the input when Audio falls faster than Text rises
-    scores = {"text_clap": [0.50, 0.52, 0.60, 0.75], "audio_clap": [0.98, 0.95, 0.85, 0.70]}
+    scores = {"text_clap": [0.50, 0.52, 0.60, 0.75], "audio_clap": [0.98, 0.95, 0.85, 0.69]}
     scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
     assert select_index(scores, "max_sum") == 0
     assert select_index(scores, "text_gain", text_input=0.50, margin=0.05) == 2
