@@ -181,7 +181,11 @@ class SoundEventDetector(torch.nn.Module):
         ground truth (no ``input_scene`` / ``reference_scene``: not from the toy world)."""
         if not (entry.get("input_scene") and entry.get("reference_scene")):
             return None
-        return [judge_edit(entry, events) for events in self.detect(wavs, sample_rate)]
+        audible = [None] * len(wavs)
+        if entry["edit_type"] == "inpainting":  # digital silence left in the span is no fill, whatever the context
+            start, end = (round(float(entry[key]) * sample_rate) for key in ("mask_start", "mask_end"))
+            audible = [bool((wav[start:end].abs() > 0).any()) for wav in wavs]
+        return [judge_edit(entry, events, heard) for events, heard in zip(self.detect(wavs, sample_rate), audible)]
 
     @property
     def device(self) -> torch.device:
@@ -340,8 +344,11 @@ def _covered(label: str, start: float, end: float, detections: Sequence[Detectio
     return min(1.0, overlap / (end - start))
 
 
-def judge_edit(entry: dict, detections: Sequence[Detection]) -> Dict[str, float]:
+def judge_edit(entry: dict, detections: Sequence[Detection], span_audible: Optional[bool] = None) -> Dict[str, float]:
     """Success and the numbers behind it for one output of the manifest entry ``entry``.
+
+    ``span_audible`` (inpainting): whether the output holds any sound inside the span; False fails the
+    fill whatever is detected there (a recurrent detector can carry a ticking clock across a blank).
 
     Returns ``judge_success`` (0/1), ``judge_target`` (addition: the added class is detected;
     style transfer: share of the source onsets with the target class there, 0 while the source class
@@ -374,6 +381,7 @@ def judge_edit(entry: dict, detections: Sequence[Detection]) -> Dict[str, float]
                             "inside the span of its reference scene")
         event = filled[0]
         target = _covered(event.label, max(event.onset, start), min(event.offset, end), detections)
+        target = 0.0 if span_audible is False else target
         keep = [d for d in truth if d != event and not start <= d.onset < end]
     else:
         raise UserError(f"the judge has no rule for edit type '{edit_type}'")

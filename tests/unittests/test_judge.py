@@ -91,3 +91,17 @@ def test_a_saved_judge_loads_and_detects_the_same(tmp_path):
     wav = torch.from_numpy(toy_world.render_scene(toy_world.sample_scene(np.random.default_rng(0))))[None]
     assert torch.equal(judge.frame_probabilities(wav, 16000), loaded.frame_probabilities(wav, 16000))
     assert load_judge(None) is None and load_judge(str(tmp_path / "nothing_here")) is None
+
+
+def test_a_blank_span_is_no_fill_whatever_the_detector_says():
+    """A recurrent detector may carry a ticking clock across a blank span; the inpainting rule does not
+    count a span that holds no sound."""
+    entry = next(e for e in benchmark_entries() if e["edit_type"] == "inpainting")
+    reference = scene_annotation(toy_world.Scene.from_dict(entry["reference_scene"]))
+    assert judge_edit(entry, reference, span_audible=True)["judge_success"] == 1.0
+    assert judge_edit(entry, reference, span_audible=False)["judge_success"] == 0.0
+    judge = load_judge("embedded:toy_world")
+    blank = load_audio(MANIFEST.parent / entry["wav"], 16000)
+    filled = load_audio(MANIFEST.parent / entry["reference"], 16000)
+    verdicts = judge.judge_outputs(entry, torch.stack([blank, filled]), 16000)
+    assert [v["judge_success"] for v in verdicts] == [0.0, 1.0]
