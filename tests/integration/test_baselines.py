@@ -58,7 +58,7 @@ def test_ddpm_inversion_regenerating_with_the_inversion_prompt_gives_the_input_l
 
 
 def baseline_edit(method, clip, model_dir, out_dir, edit_type="addition", *extra):
-    editor = method_editor(method, edit_type, REPO)
+    editor = method_editor(method, {"edit_type": edit_type}, REPO)
     return run_edit(editor, [f"hparams/{edit_type}.yaml", f"--input_wav={clip}", "--target_prompt=a dog barks",
                              *tiny_args(model_dir, out_dir, "--strengths=[0,0.5,1]", *extra)])
 
