@@ -39,7 +39,7 @@ import torch
 
 from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
-from audio_editing.editing.baselines import BASELINES, with_edit_type, with_reference
+from audio_editing.editing.baselines import BASELINES, FIXED_OUTPUTS, with_edit_type, with_reference
 from audio_editing.editing.imagic import select_index
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
@@ -51,9 +51,6 @@ EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
 METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [],
            "identity": [], "reference": []}
-# rows scored like a method's but not edits: the input unchanged (a judge must give it ~0 % success)
-# and the manifest's reference edit (>= 90 %); no sweep, one output each
-FIXED_OUTPUTS = ("identity", "reference")
 JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
 SETTINGS_FILE = "evaluate.json"
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
@@ -162,9 +159,10 @@ def method_editor(method: str, entry: dict, repo: Path):
     """The editor of ``method`` for the clip ``entry``: its edit type's recipe editor, or a baseline (or the
     identity / reference output) with the recipe's hooks."""
     editor = recipe_editor(entry["edit_type"], repo)
-    if method not in BASELINES:
+    other = {**BASELINES, **FIXED_OUTPUTS}.get(method)
+    if other is None:
         return editor
-    editor = with_edit_type(BASELINES[method], editor)
+    editor = with_edit_type(other, editor)
     return with_reference(editor, entry["reference"]) if method == "reference" else editor
 
 

@@ -312,8 +312,8 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
     # judged again from the written wavs (after a judge update): the same verdicts, nothing edited
     written = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
     again = batch.rejudge(entries, out, load_judge("embedded:toy_world"))
-    assert [(r["id"], r["method"], r["judge_success"]) for r in again] == \
-           [(r["id"], r["method"], r["judge_success"]) for r in rows]
+    assert [(r["id"], r["method"], float(r["judge_success"])) for r in again] == \
+           [(r["id"], r["method"], float(r["judge_success"])) for r in rows]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == written
     with pytest.raises(UserError, match="needs a judge"):
         batch.rejudge(entries, out, None)
