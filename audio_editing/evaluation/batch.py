@@ -664,10 +664,18 @@ def rejudge(entries: List[dict], output_folder: Path, judge, selection: tuple = 
         verdicts = judge.judge_outputs(entry, outputs, judge.sample_rate)
         if verdicts is None:
             continue
-        if entry.get("reference") and not sweep[0].get("ref_mel_snr"):  # rows written before it was per value
+        if entry.get("reference"):  # rows written before the reference SNRs were kept per value
             reference = load_audio(entry["reference"], judge.sample_rate)[None, : outputs.shape[-1]]
-            for eta_row, snr in zip(sweep, mel_snr(judge.logmel(outputs), judge.logmel(reference)).tolist()):
-                eta_row["ref_mel_snr"] = snr
+            spans = {"ref_mel_snr": (0, outputs.shape[-1])}
+            if entry.get("mask_start") not in (None, ""):
+                spans["ref_mel_snr_span"] = tuple(round(float(entry[k]) * judge.sample_rate)
+                                                  for k in ("mask_start", "mask_end"))
+            for column, (start, end) in spans.items():
+                if sweep[0].get(column) not in (None, ""):
+                    continue
+                snrs = mel_snr(judge.logmel(outputs[:, start:end]), judge.logmel(reference[:, start:end]))
+                for eta_row, snr in zip(sweep, snrs.tolist()):
+                    eta_row[column] = snr
         for eta_row, verdict in zip(sweep, verdicts):
             eta_row.update(verdict)
             if float(eta_row["eta"]) == float(row["best_eta"]):
