@@ -5,12 +5,12 @@ edit. A small frame-level, multi-label detector (a CRNN on log-mel, the DCASE ta
 trained on rendered scenes with their annotations (``judge_train.py``), says which events an
 output holds; :func:`judge_edit` compares that with the manifest's ground truth:
 
-* addition: the added class is detected, and every event of the input is still detected where
-  it was (same class, onset within the collar; a background bed over most of the clip);
-* style transfer: the target class is detected at every source event's onset, and the source
-  class is gone;
+* addition: the added class is detected, and every event of the input is still heard where it
+  was (:func:`sounding_at` its onset; a background bed over at least half of the clip);
+* style transfer: the target class is heard at every source event's onset, and the source class
+  is gone;
 * inpainting: the prompt's class is detected over at least half of the frames the filled event
-  occupies inside the span (the observed audio is kept by construction).
+  occupies inside the span, which is not left silent (the observed audio is kept by construction).
 
 It is never used to pick eta or to train anything the editor uses.
 """
