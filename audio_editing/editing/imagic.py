@@ -169,7 +169,7 @@ class EditResult:
     outputs: Optional[torch.Tensor] = None  # [n_eta, channels, T] as written: the input's rate and layout
 
     selection: str = "max_sum"  # how best_index chooses (``select_index``)
-    text_gain_margin: float = 0.05
+    text_gain_margin: float = 0.1
 
     @property
     def best_index(self) -> int:

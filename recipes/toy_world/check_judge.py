@@ -50,9 +50,9 @@ def parse_args(argv):
 @torch.no_grad()
 def benchmark_success(judge: SoundEventDetector, manifest: str) -> dict:
     """{edit type: {reference_success, identity_success, clips}} on a manifest with ground truth."""
-    out = {}
+    out, all_entries = {}, read_manifest(manifest)
     for edit_type in EDIT_TYPES:
-        entries = [e for e in read_manifest(manifest) if e["edit_type"] == edit_type and e.get("reference")]
+        entries = [e for e in all_entries if e["edit_type"] == edit_type and e.get("reference")]
         if not entries:
             continue
         numbers = {"clips": len(entries)}
