@@ -613,30 +613,39 @@ def class_text_embeddings(clap: ToyClap) -> torch.Tensor:
 @torch.no_grad()
 def generation_recognition(backbone: ToyBackbone, clap: ToyClap, clips_per_class: int, split: str,
                            num_steps: int = 50, guidance: float = 3.0, batch_size: int = 48, seed: int = 0,
-                           progress: bool = True) -> Dict[str, object]:
-    """Generate one-event clips of every class and classify them with the evaluator.
+                           progress: bool = True, judge=None) -> Dict[str, object]:
+    """Generate one-event clips of every class and classify them with the evaluator (and the judge).
 
     Prompts come from ``toy_world.describe_event(label, rng, split)``; a clip is
     recognised when its audio embedding is closest (cosine) to its class among
-    :func:`class_text_embeddings`.
+    :func:`class_text_embeddings`. With a ``judge``, a clip is also judged: its class
+    detected and no other class but a bed (:func:`all_detected`).
 
     Returns
     -------
     dict
         ``top1`` (fraction recognised), ``per_class`` (fraction per class),
-        ``prompts`` and ``predicted`` (class name per clip).
+        ``prompts`` and ``predicted`` (class name per clip); with a judge also
+        ``judge`` (fraction judged right), ``judge_per_class`` and ``detected`` (classes per clip).
     """
     rng = np.random.default_rng([seed, SPLIT_SEED_KEYS[split]])
     labels = [label for label in toy_world.CLASSES for _ in range(clips_per_class)]
     prompts = [toy_world.describe_event(label, rng, split) for label in labels]
     generator = torch.Generator().manual_seed(seed)
     classes = class_text_embeddings(clap)
-    predicted = []
+    predicted, detected = [], []
     for part in tqdm(list(_batches(len(prompts), batch_size)), desc=f"generating ({split} wordings)",
                      disable=not progress):
         wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator))
         predicted += classify(clap, wavs, backbone.sample_rate, classes)
-    return {**_recognition_summary(predicted, labels, clips_per_class), "prompts": prompts, "predicted": predicted}
+        if judge is not None:
+            detected += [sorted({d.label for d in events}) for events in judge.detect(wavs, backbone.sample_rate)]
+    result = {**_recognition_summary(predicted, labels, clips_per_class), "prompts": prompts, "predicted": predicted}
+    if judge is not None:
+        judged = [all_detected([label], found) for label, found in zip(labels, detected)]
+        result.update(judge=float(np.mean(judged)), detected=detected, judge_per_class={
+            label: float(np.mean([ok for ok, lab in zip(judged, labels) if lab == label])) for label in toy_world.CLASSES})
+    return result
 
 
 def classify(clap: ToyClap, wavs: torch.Tensor, sample_rate: int, classes: torch.Tensor) -> List[str]:
@@ -662,6 +671,81 @@ def rendered_recognition(clap: ToyClap, clips_per_class: int, seed: int = 0) -> 
                                       for label in labels])).float()
     predicted = classify(clap, wavs, toy_world.SAMPLE_RATE, class_text_embeddings(clap))
     return {**_recognition_summary(predicted, labels, clips_per_class), "predicted": predicted}
+
+
+# The caption forms of the composition check: two events ("X while Y", "X, then Y"), one event over
+# a background bed ("X with rain in the background"), one event repeated ("a dog barks twice").
+COMPOSITION_FORMS = ("two_events", "over_background", "count")
+
+
+def composition_scene(form: str, rng: np.random.Generator) -> "toy_world.Scene":
+    """A scene of one of :data:`COMPOSITION_FORMS`, its classes drawn at random."""
+    events = [label for label in toy_world.CLASSES if label not in toy_world.BACKGROUND_CLASSES]
+    if form == "two_events":
+        first, second = rng.choice(len(events), size=2, replace=False)
+        return toy_world.sample_scene(rng, labels=[events[first], events[second]])
+    if form == "over_background":
+        return toy_world.sample_scene(rng, labels=[events[int(rng.integers(len(events)))]],
+                                      background=toy_world.BACKGROUND_CLASSES[int(rng.integers(2))])
+    if form == "count":
+        return toy_world.sample_scene(rng, labels=[events[int(rng.integers(len(events)))]] * int(rng.integers(2, 4)))
+    raise ValueError(f"form must be one of {', '.join(COMPOSITION_FORMS)}; got {form!r}")
+
+
+def scene_classes(scene: "toy_world.Scene") -> List[str]:
+    """The classes a scene's caption names (its events' and its bed's), in class order."""
+    present = {event.label for event in scene.events} | ({scene.background} if scene.background else set())
+    return [label for label in toy_world.CLASSES if label in present]
+
+
+def all_detected(prompted: List[str], detected: List[str]) -> bool:
+    """Every prompted class detected and no unprompted class other than a bed (rain, engine)."""
+    extra = set(detected) - set(prompted)
+    return set(prompted) <= set(detected) and extra <= set(toy_world.BACKGROUND_CLASSES)
+
+
+@torch.no_grad()
+def composition_recognition(backbone: ToyBackbone, clap: ToyClap, judge, clips_per_form: int, split: str,
+                            num_steps: int = 50, guidance: float = 3.0, batch_size: int = 48, seed: int = 0,
+                            progress: bool = True) -> Dict[str, object]:
+    """Generate from multi-event captions and ask the judge (and the evaluator) which classes are there.
+
+    Captions are :func:`toy_world.caption` of scenes from :func:`composition_scene`
+    (``clips_per_form`` of each form) in the ``split``'s wordings. A clip counts for the
+    judge when :func:`all_detected` holds for the judge's detections; for the evaluator
+    when the scene's k classes are the evaluator's k best classes (the classification of
+    :func:`generation_recognition`, extended to k). Both numbers are kept: they disagree
+    on some clips.
+
+    Returns
+    -------
+    dict
+        ``judge`` and ``evaluator`` (fractions of clips), ``per_form`` (both per form),
+        and per clip: ``prompts``, ``classes``, ``detected`` (the judge's classes) and
+        ``evaluator_top`` (the evaluator's k best).
+    """
+    rng = np.random.default_rng([seed, SPLIT_SEED_KEYS[split], 2])
+    forms = [form for form in COMPOSITION_FORMS for _ in range(clips_per_form)]
+    scenes = [composition_scene(form, rng) for form in forms]
+    prompts = [toy_world.caption(scene, rng, split) for scene in scenes]
+    classes = [scene_classes(scene) for scene in scenes]
+    generator = torch.Generator().manual_seed(seed)
+    class_embeddings = class_text_embeddings(clap)
+    detected, evaluator_top = [], []
+    for part in tqdm(list(_batches(len(prompts), batch_size)), desc=f"composing ({split} wordings)",
+                     disable=not progress):
+        wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator)).float()
+        detected += [sorted({d.label for d in events}) for events in judge.detect(wavs, backbone.sample_rate)]
+        scores = (clap.audio_embeddings(wavs, backbone.sample_rate) @ class_embeddings.T.to(clap.device)).cpu()
+        for row, wanted in zip(scores, classes[part]):
+            evaluator_top.append(sorted(toy_world.CLASSES[i] for i in row.topk(len(wanted)).indices.tolist()))
+    by_judge = [all_detected(wanted, found) for wanted, found in zip(classes, detected)]
+    by_evaluator = [top == wanted for top, wanted in zip(evaluator_top, classes)]
+    per_form = {form: {"judge": float(np.mean([j for j, f in zip(by_judge, forms) if f == form])),
+                       "evaluator": float(np.mean([e for e, f in zip(by_evaluator, forms) if f == form]))}
+                for form in COMPOSITION_FORMS}
+    return {"judge": float(np.mean(by_judge)), "evaluator": float(np.mean(by_evaluator)), "per_form": per_form,
+            "prompts": prompts, "classes": classes, "detected": detected, "evaluator_top": evaluator_top}
 
 
 # --------------------------------------------------------------------------

@@ -6,12 +6,20 @@
    held-out paraphrases, classified among the classes by the model's evaluator
    (class text embedding = mean over the class's training wordings); top-1 of each.
    The same classification of rendered one-event clips (``evaluator_class_top1_rendered``)
-   is the judge's ceiling: a generated clip cannot score better than real ones.
-2. Evaluator text->audio retrieval top-1 on held-out clips (groups of 32 clips,
+   is the evaluator's ceiling: a generated clip cannot score better than real ones.
+   The judge (the sound-event detector in ``<model>/judge``) also listens: its class
+   heard and no other (``generation_judged_*``).
+2. Composition: clips generated from multi-event captions (two events, an event over
+   a bed, an event repeated: "X while Y", "X, then Y", "X with rain in the background",
+   "a dog barks twice"), training wordings and held-out ones; a clip counts when the
+   judge detects every prompted class and no unprompted one but a bed
+   (``generation_all_detected_*``), and, for the evaluator, when the scene's k classes are
+   its k best (``generation_evaluator_topk_*``).
+3. Evaluator text->audio retrieval top-1 on held-out clips (groups of 32 clips,
    held-out caption wordings; also with training wordings of the same scenes).
-3. VAE log-mel SNR (dB) on the same held-out clips.
+4. VAE log-mel SNR (dB) on the same held-out clips.
 
-To run (about 8 minutes on an idle 2-core CPU with the default model)::
+To run (about 12 minutes on an idle 2-core CPU with the default model)::
 
     python recipes/toy_world/check_model.py results/toy_world/1234/model
     python recipes/toy_world/check_model.py embedded:toy_world --device=cuda
@@ -31,12 +39,15 @@ import torch
 from tqdm import tqdm
 
 from audio_editing.backbones.toy import ToyBackbone, resolve_source
-from audio_editing.backbones.toy_train import (generation_recognition, log_mel_snr_db, rendered_recognition,
-                                               retrieval_top1)
+from audio_editing.backbones.toy_train import (composition_recognition, generation_recognition, log_mel_snr_db,
+                                               rendered_recognition, retrieval_top1)
 from audio_editing.data import toy_world
 from audio_editing.evaluation.toy_clap import ToyClap
+from audio_editing.errors import UserError
+from audio_editing.toy_world.judge import load_judge
 
-TARGETS = {"generation_top1_train_wordings": 0.90, "generation_top1_heldout_wordings": 0.70,
+TARGETS = {"generation_top1_train_wordings": 0.95, "generation_top1_heldout_wordings": 0.80,
+           "generation_all_detected_train_wordings": 0.85, "generation_all_detected_heldout_wordings": 0.70,
            "evaluator_retrieval_top1": 0.80}
 
 
@@ -45,6 +56,11 @@ def parse_args(argv):
     parser.add_argument("model", help="model folder (or embedded:<name>) with an evaluator/ inside")
     # 16 per class: 192 clips per split, a 95% interval of about +-6 points at 70% (8 per class: +-9)
     parser.add_argument("--clips_per_class", type=int, default=16, help="generated clips per class and wording split")
+    # 3 forms x 48: 144 clips per split, a 95% interval of about +-6 points at 85%
+    parser.add_argument("--clips_per_form", type=int, default=48,
+                        help="generated multi-event clips per caption form and wording split")
+    parser.add_argument("--judge", default=None,
+                        help="judge folder (default: the model folder's judge/, else the embedded model's)")
     parser.add_argument("--num_steps", type=int, default=50, help="DDIM steps")
     parser.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
     parser.add_argument("--batch_size", type=int, default=48, help="prompts generated together")
@@ -88,20 +104,31 @@ def main(argv=None) -> dict:
     folder = resolve_source(args.model)
     backbone = ToyBackbone.from_pretrained(args.model).to(args.device).eval()
     clap = ToyClap.from_pretrained(folder / "evaluator").to(args.device).eval()
+    judge = load_judge(args.judge or str(folder)) or load_judge("embedded:toy_world")
+    if judge is None:
+        raise UserError(f"no judge in '{args.judge or folder}'; give one with --judge=<folder>")
+    judge = judge.to(args.device)
     results = heldout_measurements(backbone, clap, args.num_heldout_clips, args.seed, progress)
     rendered = rendered_recognition(clap, max(args.clips_per_class, 8), args.seed)
     results["evaluator_class_top1_rendered"] = rendered.pop("top1")
     details = {"rendered": rendered}
-    for split, key in (("train", "generation_top1_train_wordings"), ("heldout", "generation_top1_heldout_wordings")):
+    for split, wordings in (("train", "train_wordings"), ("heldout", "heldout_wordings")):
         recognition = generation_recognition(backbone, clap, args.clips_per_class, split, args.num_steps,
-                                             args.guidance, args.batch_size, args.seed, progress)
-        results[key] = recognition.pop("top1")
+                                             args.guidance, args.batch_size, args.seed, progress, judge)
+        results[f"generation_top1_{wordings}"] = recognition.pop("top1")
+        results[f"generation_judged_{wordings}"] = recognition.pop("judge")
+        composition = composition_recognition(backbone, clap, judge, args.clips_per_form, split, args.num_steps,
+                                              args.guidance, args.batch_size, args.seed, progress)
+        results[f"generation_all_detected_{wordings}"] = composition.pop("judge")
+        results[f"generation_evaluator_topk_{wordings}"] = composition.pop("evaluator")
         details[split] = recognition
+        details[f"composition_{split}"] = composition
     for key, value in results.items():
         target = f"   (target >= {TARGETS[key]:.0%})" if key in TARGETS else ""
-        print(f"{key:40s} {value:8.3f}{target}")
+        print(f"{key:44s} {value:8.3f}{target}")
     output_json = Path(args.output_json)
-    output_json.write_text(json.dumps({"model": str(folder), "settings": vars(args), "results": results,
+    settings = {key: value for key, value in vars(args).items() if key not in ("output_json", "noprogressbar")}
+    output_json.write_text(json.dumps({"model": args.model, "settings": settings, "results": results,
                                        "generation": details}, indent=2))
     print(f"written to {output_json}")
     return results
