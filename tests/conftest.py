@@ -14,8 +14,8 @@ TINY_SECONDS = 1.28  # the tiny backbone's window
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A randomly initialised model folder (backbone + evaluator) written like the shipped one."""
-    from audio_editing.backbones.toy import ToyBackbone
-    from audio_editing.evaluation.toy_clap import ToyClap
+    from audio_editing.toy_world.evaluator import ToyClap
+    from audio_editing.toy_world.model import ToyBackbone
 
     folder = tmp_path_factory.mktemp("tiny_model")
     ToyBackbone.build_tiny(seed=0).save_pretrained(folder)
@@ -25,7 +25,7 @@ def tiny_model_dir(tmp_path_factory):
 
 def write_scene_clip(path, labels, seed=0, seconds=TINY_SECONDS, gap=None, background=None):
     """Render a toy-world scene to ``path`` (16 kHz, 16-bit); ``gap`` = (start, end) s set to zeros."""
-    from audio_editing.data import toy_world
+    from audio_editing import toy_world
 
     scene = toy_world.sample_scene(np.random.default_rng(seed), seconds=seconds, labels=labels,
                                    background=background)

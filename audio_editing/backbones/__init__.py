@@ -1,13 +1,14 @@
 """Model families behind the one Backbone interface (``base.py``); classes are imported on first use.
 
-``ToyBackbone`` (the embedded default), ``TangoBackbone`` (declare-lab/tango*, converted on load),
-``AudioLDMBackbone`` (cvssp/audioldm*), ``AudioLDM2Backbone`` (cvssp/audioldm2*).
+``TangoBackbone`` (declare-lab/tango*, converted on load), ``AudioLDMBackbone`` (cvssp/audioldm*),
+``AudioLDM2Backbone`` (cvssp/audioldm2*). The embedded default lives in its own package, with the
+world it was trained on (``embedded:<name>`` sources: ``audio_editing.registry``).
 """
 
 import importlib
 
 _CLASSES = {
-    "Backbone": "base", "TextCond": "base", "ToyBackbone": "toy", "TangoBackbone": "tango",
+    "Backbone": "base", "TextCond": "base", "TangoBackbone": "tango",
     "AudioLDMBackbone": "audioldm", "AudioLDM2Backbone": "audioldm2",
 }
 __all__ = list(_CLASSES)

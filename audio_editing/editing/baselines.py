@@ -73,8 +73,8 @@ def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: 
 
     Example
     -------
-    >>> from audio_editing.backbones.toy import ToyBackbone
-    >>> bb = ToyBackbone.build_tiny()
+    >>> from audio_editing.backbones.tango import TangoBackbone
+    >>> bb = TangoBackbone.build_tiny()
     >>> z0 = bb.encode_audio(torch.zeros(1, 16000))
     >>> out = sdedit(bb, lambda: DDIMScheduler.from_config(bb.scheduler.config), z0, torch.randn_like(z0),
     ...              bb.encode_text(["a dog barks"]), [0.0, 1.0], steps=2, guidance_scale=3.0)
@@ -128,8 +128,8 @@ def ddpm_inversion(backbone, z0: torch.Tensor, source: TextCond, target: TextCon
 
     Example
     -------
-    >>> from audio_editing.backbones.toy import ToyBackbone
-    >>> bb = ToyBackbone.build_tiny()
+    >>> from audio_editing.backbones.tango import TangoBackbone
+    >>> bb = TangoBackbone.build_tiny()
     >>> z0 = bb.encode_audio(torch.randn(1, 16000) * 0.1)
     >>> prompt = bb.encode_text(["a dog barks"])
     >>> out = ddpm_inversion(bb, z0, prompt, prompt, [1.0], 4, 3.0, torch.Generator().manual_seed(0))

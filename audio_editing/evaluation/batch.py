@@ -563,7 +563,7 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
                       repo: Path, shard: Shard = None, judge=None) -> List[dict]:
     """Edit every (clip, method) not yet in the results; returns all result rows, in manifest order.
 
-    ``judge``: a ground-truth judge (``audio_editing.toy_world.judge.SoundEventDetector``) whose
+    ``judge``: a ground-truth judge (``audio_editing.registry.load_judge``) whose
     verdict on every output of clips with ground truth joins the rows; None: none.
     Single process: rows go to results.csv as each clip finishes. Under torchrun, rank r edits
     the clips it owns and keeps its rows in ``ranks/results_rank<r>.csv``; after a barrier rank 0

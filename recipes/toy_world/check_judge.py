@@ -23,13 +23,14 @@ from pathlib import Path
 
 import torch
 
-from audio_editing.backbones.toy import ToyBackbone
 from audio_editing.cli import run_cli
 from audio_editing.data.audio import load_audio
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import EDIT_TYPES, read_manifest
-from audio_editing.toy_world.judge import SoundEventDetector, load_judge
+from audio_editing.registry import load_judge
+from audio_editing.toy_world.judge import SoundEventDetector
 from audio_editing.toy_world.judge_train import check_judge, make_judge_clips
+from audio_editing.toy_world.model import ToyBackbone
 
 TARGETS = {"event_f1_rendered": 0.90, "segment_f1_rendered": 0.95, "event_f1_roundtrip": 0.80}
 

@@ -38,13 +38,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from audio_editing.backbones.toy import ToyBackbone, resolve_source
-from audio_editing.backbones.toy_train import (composition_recognition, generation_recognition, log_mel_snr_db,
-                                               rendered_recognition, retrieval_top1)
-from audio_editing.data import toy_world
-from audio_editing.evaluation.toy_clap import ToyClap
+from audio_editing import toy_world
 from audio_editing.errors import UserError
-from audio_editing.toy_world.judge import load_judge
+from audio_editing.registry import load_judge, resolve_source
+from audio_editing.toy_world.checks import (composition_recognition, generation_recognition, log_mel_snr_db,
+                                            rendered_recognition, retrieval_top1)
+from audio_editing.toy_world.evaluator import ToyClap
+from audio_editing.toy_world.model import ToyBackbone
 
 TARGETS = {"generation_top1_train_wordings": 0.95, "generation_top1_heldout_wordings": 0.80,
            "generation_all_detected_train_wordings": 0.85, "generation_all_detected_heldout_wordings": 0.70,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the embedded ``toy_world`` model: log-mel VAE, text-conditioned UNet and ToyClap evaluator.
 
-Renders procedural toy-world clips (``audio_editing.data.toy_world``), then trains
+Renders procedural toy-world clips (``audio_editing.toy_world``), then trains
 the VAE, the evaluator and the UNet (EMA weights kept) and writes
 
 * ``<output_folder>/model/``: the model folder read by
@@ -29,8 +29,8 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import infer_device
 from speechbrain.utils.train_logger import FileTrainLogger
 
-from audio_editing.backbones.toy_train import init_model_folder, train_toy_world
 from audio_editing.cli import run_cli
+from audio_editing.toy_world.train import init_model_folder, train_toy_world
 
 
 def main(argv):

@@ -31,12 +31,12 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.train_logger import FileTrainLogger
 
-from audio_editing.backbones.toy import ToyBackbone
-from audio_editing.backbones.toy_train import OptimisationSettings
+from audio_editing import toy_world
 from audio_editing.cli import run_cli
-from audio_editing.data import toy_world
 from audio_editing.toy_world.judge import Detection, SoundEventDetector
 from audio_editing.toy_world.judge_train import JudgeClips, make_judge_clips, train_judge, tune_post_processing
+from audio_editing.toy_world.model import ToyBackbone
+from audio_editing.toy_world.train import OptimisationSettings
 
 DATA_KEYS = ("seed", "backbone_source", "num_train_clips", "num_train_vae", "num_train_vocoded", "num_valid_clips")
 

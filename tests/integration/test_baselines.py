@@ -7,12 +7,12 @@ import soundfile as sf
 import torch
 from diffusers import DDIMScheduler
 
-from audio_editing.backbones.toy import ToyBackbone
 from audio_editing.data.audio import load_audio
 from audio_editing.editing.baselines import BASELINES, ddpm_inversion, sdedit
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import method_editor
+from audio_editing.toy_world.model import ToyBackbone
 from tests.conftest import REPO, tiny_args
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from audio_editing.backbones.toy import PRETRAINED_DIR, ToyBackbone
-from audio_editing.backbones.toy_train import generation_recognition
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
 from audio_editing.evaluation.clap import load_scorer
+from audio_editing.registry import PRETRAINED_DIR
+from audio_editing.toy_world.checks import generation_recognition
+from audio_editing.toy_world.model import ToyBackbone
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -284,7 +284,7 @@ def test_a_folder_made_with_other_hparams_file_values_is_refused(tmp_path):
 def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_path, tiny_model_dir):
     """On clips with ground truth the judge's verdict joins every row (chosen value and whole sweep); the
     identity row returns the input and fails, the reference row returns the reference edit and succeeds."""
-    from audio_editing.toy_world.judge import load_judge
+    from audio_editing.registry import load_judge
 
     entries = [e for e in batch.read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
                if e["id"] in ("addition_00", "style_transfer_00", "inpainting_00")]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from audio_editing.toy_world.judge import load_judge
+from audio_editing.registry import load_judge
 from tests.conftest import REPO
 
 RECIPE = REPO / "recipes" / "toy_world"

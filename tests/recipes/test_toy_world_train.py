@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from audio_editing.backbones.mel import LogMel
-from audio_editing.backbones.toy import ToyBackbone
-from audio_editing.backbones.toy_train import encode_captions, evaluator_audio_embedding, generate_latents
-from audio_editing.evaluation.toy_clap import ToyClap
+from audio_editing.toy_world.checks import generate_latents
+from audio_editing.toy_world.evaluator import ToyClap, evaluator_audio_embedding
+from audio_editing.toy_world.model import ToyBackbone
+from audio_editing.toy_world.train import encode_captions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPE = REPO_ROOT / "recipes" / "toy_world"
@@ -113,7 +114,7 @@ def test_init_model_that_is_not_a_model_gives_a_clear_error(tmp_path):
 
 def test_text_noise_spares_the_null_prompt_and_is_relative_to_each_position():
     from audio_editing.backbones.base import TextCond
-    from audio_editing.backbones.toy_train import noisy_condition
+    from audio_editing.toy_world.train import noisy_condition
 
     hidden = torch.randn(3, 5, 64) * torch.tensor([1.0, 10.0, 0.1]).view(3, 1, 1)
     cond = TextCond(hidden, torch.ones(3, 5, dtype=torch.long))

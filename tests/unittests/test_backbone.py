@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.backbones.toy import ToyBackbone
+from audio_editing.toy_world.model import ToyBackbone
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from audio_editing.data import toy_world
+from audio_editing import toy_world
 from audio_editing.data.audio import load_audio
-from audio_editing.toy_world.judge import (Detection, SoundEventDetector, audible_offset, judge_edit, load_judge,
-                                           scene_annotation)
+from audio_editing.registry import load_judge
+from audio_editing.toy_world.judge import Detection, SoundEventDetector, audible_offset, judge_edit, scene_annotation
 from tests.conftest import REPO
 
 MANIFEST = REPO / "benchmarks" / "toy_world" / "manifest.json"

@@ -1,4 +1,4 @@
-"""Tests of the procedural sound world (audio_editing.data.toy_world)."""
+"""Tests of the procedural sound world (audio_editing.toy_world)."""
 
 import json
 from pathlib import Path
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from audio_editing.data.toy_world import (
-    BACKGROUND_CLASSES, CLASS_WORDINGS, CLASSES, CLIP_SAMPLES, EDIT_TYPES, PEAK_LIMIT, SAMPLE_RATE, Event, Scene,
-    caption, describe_event, duration_range, generate_examples, main, make_benchmark, render_event, render_scene,
-    sample_params, sample_scene)
 from audio_editing.errors import UserError
+from audio_editing.toy_world import (
+    BACKGROUND_CLASSES, CLASS_WORDINGS, CLASSES, CLIP_SAMPLES, EDIT_TYPES, PEAK_LIMIT, SAMPLE_RATE, Event, Scene,
+    caption, describe_event, duration_range, generate_examples, make_benchmark, render_event, render_scene,
+    sample_params, sample_scene)
+from audio_editing.toy_world.benchmark import main
 
 PCM16_STEP = 1.0 / 32768
 
