@@ -215,12 +215,16 @@ def composition_recognition(backbone: ToyBackbone, clap: ToyClap, judge, clips_p
     :func:`generation_recognition`, extended to k). Both numbers are kept: they disagree
     on some clips.
 
+    The ceiling: the same scenes rendered and passed through the model's VAE and
+    vocoder (what a perfect generator would give, heard through the same decoder),
+    judged the same way (``rendered_judge``).
+
     Returns
     -------
     dict
-        ``judge`` and ``evaluator`` (fractions of clips), ``per_form`` (both per form),
-        and per clip: ``prompts``, ``classes``, ``detected`` (the judge's classes) and
-        ``evaluator_top`` (the evaluator's k best).
+        ``judge``, ``evaluator`` and ``rendered_judge`` (fractions of clips), ``per_form``
+        (the three per form), and per clip: ``prompts``, ``classes``, ``detected`` (the
+        judge's classes) and ``evaluator_top`` (the evaluator's k best).
     """
     rng = np.random.default_rng([seed, SPLIT_SEED_KEYS[split], 2])
     forms = [form for form in COMPOSITION_FORMS for _ in range(clips_per_form)]
@@ -229,9 +233,13 @@ def composition_recognition(backbone: ToyBackbone, clap: ToyClap, judge, clips_p
     classes = [scene_classes(scene) for scene in scenes]
     generator = torch.Generator().manual_seed(seed)
     class_embeddings = class_text_embeddings(clap)
-    detected, evaluator_top = [], []
+    detected, evaluator_top, rendered_detected = [], [], []
     for part in tqdm(list(_batches(len(prompts), batch_size)), desc=f"composing ({split} wordings)",
                      disable=not progress):
+        rendered = torch.from_numpy(np.stack([toy_world.render_scene(scene) for scene in scenes[part]])).float()
+        round_trip = backbone.decode(backbone.encode_audio(backbone.prepare_audio(rendered))).float()
+        rendered_detected += [sorted({d.label for d in events})
+                              for events in judge.detect(round_trip, backbone.sample_rate)]
         wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator)).float()
         detected += [sorted({d.label for d in events}) for events in judge.detect(wavs, backbone.sample_rate)]
         scores = (clap.audio_embeddings(wavs, backbone.sample_rate) @ class_embeddings.T.to(clap.device)).cpu()
@@ -239,8 +247,9 @@ def composition_recognition(backbone: ToyBackbone, clap: ToyClap, judge, clips_p
             evaluator_top.append(sorted(toy_world.CLASSES[i] for i in row.topk(len(wanted)).indices.tolist()))
     by_judge = [all_detected(wanted, found) for wanted, found in zip(classes, detected)]
     by_evaluator = [top == wanted for top, wanted in zip(evaluator_top, classes)]
-    per_form = {form: {"judge": float(np.mean([j for j, f in zip(by_judge, forms) if f == form])),
-                       "evaluator": float(np.mean([e for e, f in zip(by_evaluator, forms) if f == form]))}
-                for form in COMPOSITION_FORMS}
-    return {"judge": float(np.mean(by_judge)), "evaluator": float(np.mean(by_evaluator)), "per_form": per_form,
+    by_ceiling = [all_detected(wanted, found) for wanted, found in zip(classes, rendered_detected)]
+    outcomes = {"judge": by_judge, "evaluator": by_evaluator, "rendered_judge": by_ceiling}
+    per_form = {form: {name: float(np.mean([ok for ok, f in zip(values, forms) if f == form]))
+                       for name, values in outcomes.items()} for form in COMPOSITION_FORMS}
+    return {**{name: float(np.mean(values)) for name, values in outcomes.items()}, "per_form": per_form,
             "prompts": prompts, "classes": classes, "detected": detected, "evaluator_top": evaluator_top}

@@ -14,7 +14,8 @@
    "a dog barks twice"), training wordings and held-out ones; a clip counts when the
    judge detects every prompted class and no unprompted one but a bed
    (``generation_all_detected_*``), and, for the evaluator, when the scene's k classes are
-   its k best (``generation_evaluator_topk_*``).
+   its k best (``generation_evaluator_topk_*``). The ceiling: the same scenes rendered and
+   passed through the model's VAE and vocoder, judged alike (``rendered_all_detected_*``).
 3. Evaluator text->audio retrieval top-1 on held-out clips (groups of 32 clips,
    held-out caption wordings; also with training wordings of the same scenes).
 4. VAE log-mel SNR (dB) on the same held-out clips.
@@ -121,6 +122,7 @@ def main(argv=None) -> dict:
                                               args.guidance, args.batch_size, args.seed, progress)
         results[f"generation_all_detected_{wordings}"] = composition.pop("judge")
         results[f"generation_evaluator_topk_{wordings}"] = composition.pop("evaluator")
+        results[f"rendered_all_detected_{wordings}"] = composition.pop("rendered_judge")
         details[split] = recognition
         details[f"composition_{split}"] = composition
     for key, value in results.items():
