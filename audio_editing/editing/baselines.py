@@ -1,5 +1,5 @@
-"""Baselines on the method's backbone and harness: SDEdit and edit-friendly DDPM inversion (and the
-identity and reference rows of a benchmark table: the input unchanged, the reference edit).
+"""Baselines on the method's backbone and harness: SDEdit, edit-friendly DDPM inversion and inversion-free
+editing (and the identity and reference rows of a benchmark table: the input unchanged, the reference edit).
 
 Neither trains anything (no steps 1-2). Each sweeps an edit ``strength`` in [0, 1] where the
 method sweeps eta: strength 0 returns the input latent, 1 regenerates from the noisiest step.
@@ -13,6 +13,10 @@ editor's, so ``recipes/evaluate`` compares them with the method clip for clip.
   and keep the noise each DDPM posterior step needs to land on the next x_{t-1}; then
   regenerate from T_start = ``strength * steps`` with the target prompt and those noises.
   The inversion uses the empty prompt, so the baseline gets no more input than the method.
+- **Inversion-free editing** (FlowEdit, Kulikov et al., 2024; the training-free line of audio editors
+  such as DirectAudioEdit and AudEdit, 2026): no inversion; one shared noise per step noises the input
+  and the edit alike and the edit moves by the difference between target- and source-conditioned
+  predictions (:func:`inversion_free`). Source condition: the empty prompt.
 
 An edit type's editor gains a baseline with ``with_edit_type(SDEditEditor, InpaintingEditor)``:
 the baseline's ``generate`` with the edit type's hooks (inpainting keeps the observed audio).
@@ -153,6 +157,73 @@ def ddpm_inversion(backbone, z0: torch.Tensor, source: TextCond, target: TextCon
     return torch.cat(latents)
 
 
+def noise_prediction(backbone, output: torch.Tensor, z_t: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
+    """The epsilon a model output stands for at noisy latent ``z_t`` (``alpha_bar`` = cumulative alpha at t)."""
+    kind = backbone.prediction_type
+    if kind == "epsilon":
+        return output
+    if kind == "v_prediction":  # v = sqrt(ab) eps - sqrt(1 - ab) z0, z_t = sqrt(ab) z0 + sqrt(1 - ab) eps
+        return alpha_bar.sqrt() * output + (1 - alpha_bar).sqrt() * z_t
+    if kind == "sample":
+        return (z_t - alpha_bar.sqrt() * output) / (1 - alpha_bar).sqrt()
+    raise ValueError(f"unsupported prediction type {kind!r}")
+
+
+def inversion_free(backbone, z0: torch.Tensor, source: TextCond, target: TextCond, strengths: List[float],
+                   steps: int, guidance_scale: float, generator: torch.Generator,
+                   after_step: AfterStep = unconstrained, progress: bool = False) -> torch.Tensor:
+    """Inversion-free editing latents [len(strengths), ...] (FlowEdit, Kulikov et al. 2024, on the DDIM ODE).
+
+    No inversion and no fresh sampling path: at every step a new noise n noises the input and the
+    current edit alike, and the edit moves by the difference of the target- and source-conditioned
+    noise predictions. In the DDIM ODE's coordinates x = z_t / sqrt(ab_t), sigma_t = sqrt((1 - ab_t) / ab_t)
+    (where dx = eps dsigma), with z_edit starting at the input latent:
+
+        z_edit += (sigma_next - sigma_t) * (eps_target(z_edit + sigma_t n) - eps_source(z0 + sigma_t n))
+
+    Strength s runs the last ``round(s * steps)`` steps: 0 returns ``z0``; with ``target`` equal to
+    ``source`` every strength returns ``z0`` (the two predictions cancel).
+
+    Example
+    -------
+    >>> from audio_editing.backbones.tango import TangoBackbone
+    >>> bb = TangoBackbone.build_tiny()
+    >>> z0 = bb.encode_audio(torch.randn(1, 16000) * 0.1)
+    >>> prompt = bb.encode_text(["a dog barks"])
+    >>> out = inversion_free(bb, z0, prompt, prompt, [0.0, 1.0], 4, 3.0, torch.Generator().manual_seed(0))
+    >>> bool((out - z0).abs().max() < 1e-5)
+    True
+    """
+    scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
+    scheduler.set_timesteps(steps, device=z0.device)
+    timesteps = scheduler.timesteps
+    alpha_bars = scheduler.alphas_cumprod.to(z0.device, torch.float32)
+    source_pair = TextCond.cat([backbone.null_cond(source), source])
+    target_pair = TextCond.cat([backbone.null_cond(target), target])
+    z0 = z0.float()
+
+    def eps(z_t, t, pair):
+        return noise_prediction(backbone, guided_output(backbone, scheduler, z_t, t, pair, guidance_scale),
+                                z_t, alpha_bars[t])
+
+    latents = []
+    for strength in tqdm(strengths, desc="inversion-free", disable=not progress, dynamic_ncols=True):
+        start = len(timesteps) - steps_for(strength, len(timesteps))
+        z = z0.clone()
+        for i in range(start, len(timesteps)):
+            t = timesteps[i]
+            next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
+            ab = alpha_bars[t]
+            sigma = ((1 - ab) / ab).sqrt()
+            sigma_next = ((1 - alpha_bars[next_t]) / alpha_bars[next_t]).sqrt() if next_t is not None else 0.0
+            n = torch.randn(z0.shape, generator=generator).to(z0)
+            source_t, target_t = ab.sqrt() * (z0 + sigma * n), ab.sqrt() * (z + sigma * n)
+            z = z + (sigma_next - sigma) * (eps(target_t, t, target_pair) - eps(source_t, t, source_pair))
+            z = after_step(z, None)  # the edit lives in clean-latent space: a constraint holds clean values
+        latents.append(z)
+    return torch.cat(latents)
+
+
 class BaselineEditor(ImagicEditor):
     """What the baselines share: no training, a strength sweep (hparam ``strengths``) in place of eta."""
 
@@ -216,6 +287,18 @@ class DDPMInversionEditor(BaselineEditor):
                               generator, after_step, progress=not self.noprogressbar)
 
 
+class InversionFreeEditor(BaselineEditor):
+    """Inversion-free editing (``sample_steps``, ``guidance_scale``); the source condition is the empty prompt,
+    so the baseline gets no more input than the method."""
+
+    method = "inversion_free"
+
+    def regenerate(self, strengths, e_target, generator, z0, noise, after_step):
+        hp, backbone = self.hparams, self.modules.backbone
+        return inversion_free(backbone, z0, backbone.null_cond(e_target), e_target, strengths, hp.sample_steps,
+                              hp.guidance_scale, generator, after_step, progress=not self.noprogressbar)
+
+
 class FixedOutputEditor(ImagicEditor):
     """Not an edit: one output fixed in advance, scored and written like an edit's, so a benchmark
     table shows what doing nothing (``IdentityEditor``) and the intended edit (``ReferenceEditor``)
@@ -261,7 +344,7 @@ def with_reference(editor: type, reference_path: str) -> type:
     return type(editor.__name__, (editor,), {"reference_path": reference_path})
 
 
-BASELINES = {"sdedit": SDEditEditor, "ddpm_inversion": DDPMInversionEditor}
+BASELINES = {"sdedit": SDEditEditor, "ddpm_inversion": DDPMInversionEditor, "inversion_free": InversionFreeEditor}
 # rows of a benchmark table scored like a method's, not edits: a judge must give the identity ~0 % success
 # and the reference >= 90 %
 FIXED_OUTPUTS = {"identity": IdentityEditor, "reference": ReferenceEditor}

@@ -1,7 +1,7 @@
 """Batch evaluation over a manifest: every clip through each method, scores and a Table-1 summary.
 
-Methods: ``imagic`` (full fine-tuning), ``imagic_lora``, and the baselines ``sdedit`` and
-``ddpm_inversion`` (``editing/baselines.py``), all on the recipes' backbone, each clip edited
+Methods: ``imagic`` (full fine-tuning), ``imagic_lora``, and the baselines ``sdedit``,
+``ddpm_inversion`` and ``inversion_free`` (``editing/baselines.py``), all on the recipes' backbone, each clip edited
 by its edit type's editor (so inpainting keeps its observed audio whatever the method); and two
 rows that are not edits, ``identity`` (the input unchanged) and ``reference`` (the reference edit).
 With a judge (the toy world's sound-event detector) every output of a clip with ground truth gets
@@ -49,7 +49,7 @@ from audio_editing.plots import plot_mean_scores_vs_sweep, plot_tradeoff
 
 EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
-METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [],
+METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [], "inversion_free": [],
            "identity": [], "reference": []}
 JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
 SETTINGS_FILE = "evaluate.json"

@@ -1,4 +1,4 @@
-"""The baselines (SDEdit, DDPM inversion) on a tiny random model: their limits, and the method's outputs."""
+"""The baselines (SDEdit, DDPM inversion, inversion-free editing) on a tiny random model: their limits, and the method's outputs."""
 
 import csv
 
@@ -8,7 +8,7 @@ import torch
 from diffusers import DDIMScheduler
 
 from audio_editing.data.audio import load_audio
-from audio_editing.editing.baselines import BASELINES, ddpm_inversion, sdedit
+from audio_editing.editing.baselines import BASELINES, ddpm_inversion, inversion_free, sdedit
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import method_editor
@@ -55,6 +55,20 @@ def test_ddpm_inversion_regenerating_with_the_inversion_prompt_gives_the_input_l
                             guidance_scale=3.0, generator=torch.Generator().manual_seed(0))
     assert torch.equal(edited[0], z0[0])
     assert relative_error(edited, z0)[1] > 0.01
+
+
+@torch.no_grad()
+def test_inversion_free_moves_only_by_the_difference_of_the_two_conditions(backbone, input_latent):
+    z0 = input_latent
+    prompt, other = backbone.encode_text(["a dog barks"]), backbone.encode_text(["a siren wails"])
+    same = inversion_free(backbone, z0, prompt, prompt, [0.5, 1.0], steps=10, guidance_scale=3.0,
+                          generator=torch.Generator().manual_seed(0))
+    assert (same - z0).abs().max() < 1e-5  # equal conditions cancel at every step: the input, whatever the noise
+    edited = inversion_free(backbone, z0, backbone.null_cond(prompt), other, [0.0, 0.3, 1.0], steps=10,
+                            guidance_scale=3.0, generator=torch.Generator().manual_seed(0))
+    errors = relative_error(edited, z0)
+    assert torch.equal(edited[0], z0[0])
+    assert 0 < errors[1] < errors[2], errors
 
 
 def baseline_edit(method, clip, model_dir, out_dir, edit_type="addition", *extra):
