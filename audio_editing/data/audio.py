@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 SILENCE_PEAK = 1e-7
 # Shorter inputs are refused: too short for a spectrogram frame, and nothing to edit.
 MIN_SECONDS = 0.1
+OUTPUT_PEAK = 0.99  # an edit's decoded output is scaled down to this peak rather than clipped when written
 # Output formats that keep what the input had; everything else is written as 16-bit PCM.
 KEPT_SUBTYPES = {"PCM_24": "PCM_24", "PCM_32": "PCM_32", "FLOAT": "FLOAT", "DOUBLE": "FLOAT"}
 
@@ -149,6 +150,22 @@ def check_audible(clip: AudioClip, wav: torch.Tensor, path) -> None:
     if float(wav.abs().max()) < max(SILENCE_PEAK, 1e-4 * float(clip.samples.abs().max())):
         raise UserError(f"'{path}' is silent once downmixed to mono (its channels cancel out); "
                         "there is nothing to edit")
+
+
+def limit_peak(wavs: torch.Tensor, peak: float = OUTPUT_PEAK) -> torch.Tensor:
+    """Each row of ``wavs`` [..., T] louder than ``peak`` scaled down as a whole to ``peak`` (others unchanged).
+
+    A decoded edit can exceed full scale (guidance inflates the log-mel); writing it would clip
+    it, and clipping adds the harmonics of a distorted sound. One gain per output keeps its shape.
+
+    Example
+    -------
+    >>> limit_peak(torch.tensor([[0.5, -2.0], [0.1, 0.2]]), 0.5)
+    tensor([[ 0.1250, -0.5000],
+            [ 0.1000,  0.2000]])
+    """
+    loudest = wavs.abs().amax(dim=-1, keepdim=True)
+    return wavs * torch.clamp(peak / loudest.clamp_min(1e-12), max=1.0)
 
 
 def write_audio(path, wav: torch.Tensor, sample_rate: int, subtype: str = "PCM_16") -> None:

@@ -34,7 +34,7 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.data.audio import atomic_write
+from audio_editing.data.audio import atomic_write, limit_peak
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
 from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
@@ -42,6 +42,15 @@ from audio_editing.evaluation.metrics import mel_snr, onset_f1
 logger = logging.getLogger(__name__)
 
 PHASES = ("embedding", "finetune", "done")
+# What steps 1-2 fit, besides the input and the target prompt (e_opt starts from its embedding):
+# a rerun that changes one of these fits again. Every other hparam (etas, sample_steps,
+# guidance_scale, eta0_guidance_scale, eta_selection, text_gain_margin, the scorer, ...) is read by
+# step 3 only: a rerun that changes only those samples from the finished fit. Checkpoint and log
+# intervals and the run options (device, precision, compile) are neither.
+FIT_KEYS = ("backbone", "backbone_source", "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank",
+            "lora_targets", "lora_lr", "loss_batch", "t_min", "t_max", "early_stop_interval",
+            "early_stop_patience", "early_stop_min_delta", "early_stop_draws", "seed", "input_peak",
+            "window_overlap")
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without it was cut short
 ENCODE_CHUNK = 8  # windows per VAE call
 
@@ -147,6 +156,26 @@ class TrainableUNetState:
             set_peft_model_state_dict(self.unet, state)
         elif state:  # empty: saved before step 2 changed anything
             self.unet.load_state_dict(state)
+
+
+@register_checkpoint_hooks
+class OptimizerState:
+    """Checkpoints an optimiser's state only while its step (``phase``) is unfinished: nothing resumes
+    a finished step, and for a fully fine-tuned TANGO UNet Adam's moments are twice its 3.5 GB."""
+
+    def __init__(self, optimizer, phase: str, progress: "EditProgress"):
+        self.optimizer, self.phase, self.progress = optimizer, phase, progress
+
+    @mark_as_saver
+    def _save(self, path):
+        unfinished = PHASES.index(self.progress.phase) <= PHASES.index(self.phase)
+        torch.save(self.optimizer.state_dict() if unfinished else {}, path)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch=True):
+        state = torch.load(path, map_location="cpu")
+        if state:  # empty: saved after its step had finished
+            self.optimizer.load_state_dict(state)
 
 
 @dataclass
@@ -310,7 +339,7 @@ class ImagicEditor(sb.Brain):
         latents = self.generate(values, wav, target_prompt, e_target, clock)
         with torch.no_grad():
             decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
-            decoded = self.join_windows(decoded).cpu() / self.gain
+            decoded = limit_peak(self.join_windows(decoded).cpu() / self.gain)  # never clipped when written
         wavs = self.compose(wav.cpu(), decoded, backbone.sample_rate)
         clock.lap("sampling")
 
@@ -351,8 +380,7 @@ class ImagicEditor(sb.Brain):
         # 2. Optimise the embedding (UNet frozen)
         backbone.requires_grad_(False)
         self.record_eval_loss("e_target", e_target.repeat(len(self.window_starts)))
-        self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond())
-        self.record_eval_loss("e_opt", self.embedding.cond())
+        self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond(), "e_opt")
         clock.lap("embedding")
 
         # 3. Fine-tune the UNet with e_opt (embedding frozen)
@@ -361,9 +389,8 @@ class ImagicEditor(sb.Brain):
             p.requires_grad_(True)
         e_opt = self.embedding.cond().detach()  # [n_windows, ...]
         backbone.unet.train()
-        self.run_phase("finetune", hp.ft_steps, self.ft_optimizer, lambda: e_opt)
+        self.run_phase("finetune", hp.ft_steps, self.ft_optimizer, lambda: e_opt, "finetuned")
         backbone.unet.eval()
-        self.record_eval_loss("finetuned", e_opt)
         clock.lap("finetune")
 
         # 4. Sample per eta
@@ -439,8 +466,10 @@ class ImagicEditor(sb.Brain):
             self.hparams.train_logger.log_stats(stats_meta={"reconstruction loss": name},
                                                 train_stats={"loss": evals[name]})
 
-    def run_phase(self, phase: str, steps: int, optimizer, cond_fn) -> None:
-        """Optimise ``optimizer``'s parameters for ``steps`` steps of the diffusion loss, checkpointing."""
+    def run_phase(self, phase: str, steps: int, optimizer, cond_fn, milestone: str) -> None:
+        """Optimise ``optimizer``'s parameters for ``steps`` steps of the diffusion loss, checkpointing;
+        at the end, record the fixed-draw loss as ``milestone`` and checkpoint (a finished step is never
+        run or measured again)."""
         progress = self.progress
         if PHASES.index(progress.phase) > PHASES.index(phase):
             return
@@ -469,9 +498,9 @@ class ImagicEditor(sb.Brain):
                         and self.checkpoint_due()):
                     self.save_checkpoint()
         progress.losses.setdefault("steps", {})[phase] = progress.step
+        self.record_eval_loss(milestone, cond_fn())
         progress.phase, progress.step = PHASES[PHASES.index(phase) + 1], 0
-        if phase == "embedding" or self.checkpoint_due():  # the end of step 1 is cheap to keep
-            self.save_checkpoint()
+        self.save_checkpoint()  # whatever the interval
 
     def checkpoint_due(self) -> bool:
         """At most one checkpoint per ``ckpt_min_minutes`` (0: at every ``ckpt_interval_steps``)."""
@@ -563,11 +592,7 @@ class ImagicEditor(sb.Brain):
     # --- checkpoints ---------------------------------------------------------------
     def identity(self, wav: torch.Tensor, target_prompt: str) -> dict:
         """What the checkpoints are trained for: the model input, the prompt, the training settings."""
-        hp = self.hparams
-        settings = {key: getattr(hp, key, None) for key in (
-            "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "lora_targets", "lora_lr",
-            "loss_batch", "t_min", "t_max", "early_stop_interval", "early_stop_patience", "early_stop_min_delta", "early_stop_draws",
-            "seed", "input_peak", "window_overlap", "backbone_source")}
+        settings = {key: getattr(self.hparams, key, None) for key in FIT_KEYS}
         identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
                     "target_prompt": target_prompt, **settings}
         return json.loads(json.dumps(identity, default=str))  # as it reads back from edit.json
@@ -583,14 +608,22 @@ class ImagicEditor(sb.Brain):
         for folder in Path(checkpointer.checkpoints_dir).glob("CKPT*"):
             if not (folder / COMPLETE).exists():  # a save cut short by a kill
                 shutil.rmtree(folder)
-        for name, obj in (("embedding", self.embedding), ("unet", TrainableUNetState(
-                self.modules.backbone.unet, self.hparams.ft_mode, self.progress)), ("emb_optimizer", self.emb_optimizer),
-                ("ft_optimizer", self.ft_optimizer), ("progress", self.progress)):
+        progress = self.progress
+        for name, obj in (("embedding", self.embedding),
+                          ("unet", TrainableUNetState(self.modules.backbone.unet, self.hparams.ft_mode, progress)),
+                          ("emb_optimizer", OptimizerState(self.emb_optimizer, "embedding", progress)),
+                          ("ft_optimizer", OptimizerState(self.ft_optimizer, "finetune", progress)),
+                          ("progress", progress)):
             checkpointer.add_recoverable(name, obj)
         if checkpointer.recover_if_possible() is None:
             return None
-        where = f"{self.progress.phase} step {self.progress.step}"
-        logger.info(f"resumed from checkpoint at {where}")
+        if progress.phase == "done":
+            where = "done"
+            logger.info(f"steps 1-2 loaded from {checkpointer.checkpoints_dir} (fit settings unchanged); "
+                        "sampling only")
+        else:
+            where = f"{progress.phase} step {progress.step}"
+            logger.info(f"resumed from checkpoint at {where}")
         self.hparams.train_logger.log_stats(stats_meta={"resumed_from": where}, train_stats=None)
         return where
 
