@@ -114,17 +114,23 @@ def test_inpainting_leaves_every_observed_sample_bit_identical(gap_clip, tiny_mo
         assert abs(out[start:end]).max() > 0  # the span was filled
 
 
-@pytest.mark.parametrize("minutes, last_phase", [(0, "done"), (60, "finetune")])
-def test_checkpoints_follow_the_time_interval(clip, tiny_model_dir, tmp_path, minutes, last_phase):
-    """``ckpt_min_minutes=0`` saves at every interval and the end; a long interval keeps only
-    the end of step 1, whose fully fine-tuned UNet part is empty (it equals the pretrained one)."""
+@pytest.mark.parametrize("minutes, saves", [(0, ["embedding", "finetune", "finetune", "done"]),
+                                             (60, ["finetune", "done"])])
+def test_the_end_of_each_step_is_checkpointed_whatever_the_interval(clip, tiny_model_dir, tmp_path, monkeypatch,
+                                                                     minutes, saves):
+    """``ckpt_min_minutes=0`` saves at every interval and at the end of each step; a long interval
+    only at the ends. The last checkpoint holds the fine-tuned UNet and no optimiser state."""
     import yaml
 
+    phases, original_save = [], ImagicEditor.save_checkpoint
+    monkeypatch.setattr(ImagicEditor, "save_checkpoint",
+                        lambda self: phases.append(self.progress.phase) or original_save(self))
     result = edit(clip, tiny_model_dir, tmp_path, "--ckpt_interval_steps=2", f"--ckpt_min_minutes={minutes}")
+    assert phases == saves  # the phase a checkpoint resumes in: after step 1 ends it is "finetune"
     (ckpt,) = (result.folder / "save").glob("CKPT*")
-    assert yaml.safe_load((ckpt / "CKPT.yaml").read_text())["phase"] == last_phase
-    unet_state = torch.load(ckpt / "unet.ckpt")
-    assert bool(unet_state) == (last_phase == "done")
+    assert yaml.safe_load((ckpt / "CKPT.yaml").read_text())["phase"] == "done"
+    assert torch.load(ckpt / "unet.ckpt")  # the full fine-tune
+    assert torch.load(ckpt / "ft_optimizer.ckpt") == {} and torch.load(ckpt / "emb_optimizer.ckpt") == {}
 
 
 def test_early_stopping_ends_a_phase_whose_reconstruction_loss_stalls(clip, tiny_model_dir, tmp_path):
