@@ -2,6 +2,7 @@
 
 import csv
 import io
+import logging
 from pathlib import Path
 
 import torch
@@ -9,12 +10,22 @@ import torch
 from audio_editing.data.audio import atomic_write, write_audio
 from audio_editing.plots import plot_scores_vs_eta, plot_spectrograms
 
+logger = logging.getLogger(__name__)
+
 SCORE_COLUMNS = ("eta", "text_clap", "audio_clap", "sum")
+SAMPLING_OUTPUTS = ("edit_*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png")  # step 3's
 
 
 def edit_wav_name(value: float, sweep: str = "eta") -> str:
     """``edit_eta0.40.wav``; the baselines' outputs are ``edit_strength0.40.wav``."""
     return f"edit_{sweep}{value:.2f}.wav"
+
+
+def remove_outputs(folder) -> None:
+    """Remove an earlier run's step-3 outputs from ``folder`` (the input file cannot lie in an edit folder)."""
+    for pattern in SAMPLING_OUTPUTS:
+        for path in Path(folder).glob(pattern):
+            path.unlink()
 
 
 def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_prompt: str, clip) -> Path:
@@ -29,8 +40,14 @@ def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_p
     rate = result.sample_rate
     subtype = clip.output_subtype
     write_audio(folder / "input.wav", input_wav, rate, subtype)
-    for eta, wav in zip(result.etas, result.outputs):
-        write_audio(folder / edit_wav_name(eta, result.sweep), wav, clip.sample_rate, subtype)
+    names = [edit_wav_name(eta, result.sweep) for eta in result.etas]
+    for name, wav in zip(names, result.outputs):
+        write_audio(folder / name, wav, clip.sample_rate, subtype)
+    stale = sorted(path.name for path in folder.glob("edit_*.wav") if path.name not in names)
+    if stale:  # an earlier run's, at values this run did not sample
+        logger.info(f"removed {', '.join(stale)} of an earlier run (not among this run's {result.sweep} values)")
+        for name in stale:
+            (folder / name).unlink()
     best = result.best_index
     write_audio(folder / "best.wav", result.outputs[best], clip.sample_rate, subtype)
 

@@ -7,6 +7,7 @@ bad call prints one line, exits with status 2, and leaves no folder behind.
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import speechbrain as sb
@@ -15,7 +16,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 from audio_editing.cli import load_hparams, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, read_audio
 from audio_editing.editing.imagic import SELECTION_RULES, check_resumable
-from audio_editing.editing.outputs import write_edit_outputs
+from audio_editing.editing.outputs import remove_outputs, write_edit_outputs
 from audio_editing.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 ETA_RANGE = (0.0, 1.5)
 LONG_INPUT = ("window", "error")  # longer than the backbone's window: edit in windows, or refuse
 IDENTITY_FILE = "edit.json"  # what an edit folder holds: written first, checked on every rerun
+EDIT_KEYS = ("input_sha256", "target_prompt")  # what the folder is an edit of; the rest of edit.json: the fit
 
 # Named schedules, as extra recipe flags: ``fast`` is the backbone's hparams file as is; ``paper`` is
 # the seed paper's (Adam 2e-3 x 500 on the embedding, 1e-6 x 1500 on the UNet, one timestep per
@@ -95,8 +97,10 @@ def check_output_folder(folder: Path, input_paths) -> None:
         raise UserError(f"cannot write to '{existing}'; choose a writable --output_folder")
 
 
-def check_edit_folder(edit_folder: Path, identity: dict) -> None:
-    """Refuse an existing folder that holds another edit, or files that are not an edit's."""
+def check_edit_folder(edit_folder: Path, identity: dict) -> dict:
+    """Refuse an existing folder that holds another edit (other input audio or prompt) or files that
+    are not an edit's. Returns the fit settings that changed since the folder's last run,
+    ``{key: (then, now)}`` (empty: its steps 1-2 can be reused)."""
     identity_file = edit_folder / IDENTITY_FILE
     if identity_file.is_file():
         try:
@@ -105,14 +109,17 @@ def check_edit_folder(edit_folder: Path, identity: dict) -> None:
             there = {}
         differ = [key for key in sorted((set(there) | set(identity)) - {"input_wav"})
                   if there.get(key) != identity.get(key)]
-        if differ:
-            names = ", ".join("the input audio" if key == "input_sha256" else key for key in differ)
+        other_edit = [key for key in differ if key in EDIT_KEYS]
+        if other_edit:
+            names = ", ".join("the input audio" if key == "input_sha256" else key for key in other_edit)
             raise UserError(f"'{edit_folder}' holds a different edit (it differs in {names}: "
                             f"{there.get('target_prompt')!r} on {there.get('input_wav')!r}); "
                             "pass another --output_folder or --edit_id, or delete that folder")
-    elif edit_folder.is_dir() and any(edit_folder.iterdir()) and not (edit_folder / "save").is_dir():
+        return {key: (there.get(key), identity.get(key)) for key in differ}
+    if edit_folder.is_dir() and any(edit_folder.iterdir()) and not (edit_folder / "save").is_dir():
         raise UserError(f"'{edit_folder}' already holds files that are not an edit's; pass another "
                         "--output_folder or --edit_id")
+    return {}
 
 
 def check_long_input(hparams, seconds: float, window_seconds: float, input_path) -> None:
@@ -156,13 +163,21 @@ def run_edit(editor_class, argv):
                           checkpointer=None)
     wav = editor.check_input(wav, clip)
     identity = editor.identity(wav, prompt)
-    check_edit_folder(edit_folder, identity)
-    check_resumable(checkpointer_dir, editor.fingerprint(wav, prompt))
+    fit_changes = check_edit_folder(edit_folder, identity)
+    if not fit_changes:
+        check_resumable(checkpointer_dir, editor.fingerprint(wav, prompt))
 
     # 2. Run
+    refit = bool(fit_changes) and checkpointer_dir.is_dir()
+    if fit_changes:  # the previous fit and its outputs go before edit.json names the new settings
+        shutil.rmtree(checkpointer_dir, ignore_errors=True)
+        remove_outputs(edit_folder)
     identity["input_wav"] = str(input_path)  # for the message above; not compared (a moved file is the same input)
     atomic_write(edit_folder / IDENTITY_FILE, lambda tmp: Path(tmp).write_text(json.dumps(identity, indent=1)))
     sb.create_experiment_directory(str(edit_folder))
+    if refit:
+        changes = ", ".join(f"{key} {then} -> {now}" for key, (then, now) in fit_changes.items())
+        logger.info(f"fit settings changed ({changes}): steps 1-2 run again in {edit_folder}")
     atomic_write(edit_folder / "hyperparams.yaml", lambda tmp: Path(tmp).write_text(resolved_yaml))
     editor.checkpointer = Checkpointer(checkpointer_dir)
     editor.checkpointer.add_recoverable("brain", editor)

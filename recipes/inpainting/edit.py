@@ -57,6 +57,9 @@ class InpaintingEditor(ImagicEditor):
         self.span = span
         return wav
 
+    def identity(self, wav, target_prompt):
+        return {**super().identity(wav, target_prompt), "span_seconds": list(self.span)}  # the loss ignores it
+
     def masks(self, sample_rate, length):
         """(keep, fill_gain) [length] at ``sample_rate``: keep is 1 outside the span; the generated
         audio fades in and out inside the span, so its edges do not click."""

@@ -1,5 +1,6 @@
 """The three steps on a tiny random model: losses fall, LoRA stays LoRA, runs resume, overrides land."""
 
+import json
 import math
 from pathlib import Path
 
@@ -87,12 +88,52 @@ def test_run_killed_after_step_1_resumes_without_repeating_it(clip, tiny_model_d
 original_fit = ImagicEditor.fit_batch
 
 
-def test_checkpoint_of_another_edit_is_refused(clip, tiny_model_dir, tmp_path):
-    from audio_editing.errors import UserError
+def counting_fit_batch(monkeypatch):
+    """The list that gets one item per optimisation step (of step 1 or 2) from now on."""
+    calls = []
+    monkeypatch.setattr(ImagicEditor, "fit_batch", lambda self, batch: calls.append(1) or original_fit(self, batch))
+    return calls
 
-    edit(clip, tiny_model_dir, tmp_path)
-    with pytest.raises(UserError, match="different edit"):
-        edit(clip, tiny_model_dir, tmp_path, "--emb_steps=5")
+
+def test_rerun_with_other_sampling_settings_samples_only(clip, tiny_model_dir, tmp_path, monkeypatch):
+    first = edit(clip, tiny_model_dir, tmp_path, "--ckpt_min_minutes=60")
+    folder = first.folder
+    calls = counting_fit_batch(monkeypatch)
+    rerun = edit(clip, tiny_model_dir, tmp_path, "--ckpt_min_minutes=60", "--etas=[0.5,1.2]", "--sample_steps=3",
+                 "--guidance_scale=2", "--eta_selection=max_sum")
+    assert not calls and rerun.resumed_from == "done"  # steps 1-2 came from the checkpoint
+    assert rerun.losses["embedding"] == first.losses["embedding"]
+    assert "steps 1-2 loaded from" in (folder / "log.txt").read_text()
+    # the outputs are this run's: its etas only, scored and chosen by its rule
+    assert sorted(p.name for p in folder.glob("edit_*.wav")) == ["edit_eta0.50.wav", "edit_eta1.20.wav"]
+    assert [row.split(",")[0] for row in (folder / "scores.csv").read_text().splitlines()[1:]] == ["0.5", "1.2"]
+    assert "guidance_scale: 2" in (folder / "hyperparams.yaml").read_text()
+    # and they are sampled from the same fit: the first settings again give the first outputs, to the bit
+    again = edit(clip, tiny_model_dir, tmp_path, "--ckpt_min_minutes=60")
+    assert not calls and torch.equal(again.outputs, first.outputs)
+
+
+@pytest.mark.parametrize("change", ["--emb_steps=5", "--seed=7"])
+def test_rerun_with_another_fit_setting_fits_again(clip, tiny_model_dir, tmp_path, monkeypatch, change):
+    first = edit(clip, tiny_model_dir, tmp_path)
+    calls = counting_fit_batch(monkeypatch)
+    rerun = edit(clip, tiny_model_dir, tmp_path, change)
+    steps = 5 if change == "--emb_steps=5" else 4
+    assert len(calls) == steps + 4 and rerun.resumed_from is None
+    assert len(rerun.losses["embedding"]) == steps
+    key, value = change[2:].split("=")
+    log = (rerun.folder / "log.txt").read_text()
+    assert f"fit settings changed ({key} " in log and f" -> {value}): steps 1-2 run again" in log
+    assert json.loads((rerun.folder / "edit.json").read_text())[key] == int(value)
+    assert not torch.equal(rerun.outputs, first.outputs)
+
+
+def test_inpainting_rerun_with_another_span_fits_again(gap_clip, tiny_model_dir, tmp_path, monkeypatch):
+    edit(gap_clip, tiny_model_dir, tmp_path, editor=inpainting_editor(), hparams="hparams/inpainting.yaml")
+    calls = counting_fit_batch(monkeypatch)
+    edit(gap_clip, tiny_model_dir, tmp_path, "--mask_start=0.5", "--mask_end=0.7", editor=inpainting_editor(),
+         hparams="hparams/inpainting.yaml")
+    assert len(calls) == 8  # the loss ignores another span: steps 1-2 again
 
 
 def test_hparams_override_reaches_the_brain(clip, tiny_model_dir, tmp_path):
