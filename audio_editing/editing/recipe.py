@@ -175,6 +175,8 @@ def run_edit(editor_class, argv):
     identity["input_wav"] = str(input_path)  # for the message above; not compared (a moved file is the same input)
     atomic_write(edit_folder / IDENTITY_FILE, lambda tmp: Path(tmp).write_text(json.dumps(identity, indent=1)))
     sb.create_experiment_directory(str(edit_folder))
+    # SpeechBrain copies the calling module into the experiment folder: here this file, not the user's recipe
+    (edit_folder / Path(__file__).name).unlink(missing_ok=True)
     if refit:
         changes = ", ".join(f"{key} {then} -> {now}" for key, (then, now) in fit_changes.items())
         logger.info(f"fit settings changed ({changes}): steps 1-2 run again in {edit_folder}")
