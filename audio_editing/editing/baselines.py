@@ -22,7 +22,7 @@ An edit type's editor gains a baseline with ``with_edit_type(SDEditEditor, Inpai
 the baseline's ``generate`` with the edit type's hooks (inpainting keeps the observed audio).
 """
 
-from typing import Callable, List, Optional
+from typing import List
 
 import torch
 import torch.nn.functional as F
@@ -32,14 +32,9 @@ from tqdm.auto import tqdm
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import load_audio
 from audio_editing.editing.imagic import EditResult, ImagicEditor
+from audio_editing.editing.inversion import (AfterStep, ddpm_noise_maps, guided_output, regenerate_from_maps,
+                                             steps_for, unconstrained)
 from audio_editing.errors import UserError
-
-AfterStep = Callable[[torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
-
-
-def unconstrained(z, next_t):
-    return z
-
 
 def check_strengths(strengths) -> List[float]:
     """The baselines' sweep: numbers in [0, 1]."""
@@ -53,18 +48,6 @@ def check_strengths(strengths) -> List[float]:
         raise UserError(f"--strengths {strengths} must be a non-empty list of values in [0, 1]; 0 returns the "
                         "input, 1 regenerates from the noisiest step")
     return strengths
-
-
-def guided_output(backbone, sampler, z: torch.Tensor, t, both: TextCond, guidance_scale: float) -> torch.Tensor:
-    """Classifier-free guided model output for one latent; ``both`` = [null, prompt]."""
-    model_in = sampler.scale_model_input(torch.cat([z, z]), t)
-    uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
-    return uncond + guidance_scale * (cond - uncond)
-
-
-def steps_for(strength: float, steps: int) -> int:
-    """How many of the last sampling steps a strength regenerates."""
-    return round(strength * steps)
 
 
 def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: TextCond,
@@ -99,29 +82,6 @@ def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: 
     return torch.cat(latents)
 
 
-def posterior_mean(scheduler: DDIMScheduler, output: torch.Tensor, t, z: torch.Tensor) -> torch.Tensor:
-    """Mean of the DDPM posterior p(x_{t-1} | x_t) given the model output (DDIM with eta=1, no noise)."""
-    return scheduler.step(output, t, z, eta=1.0, variance_noise=torch.zeros_like(z)).prev_sample
-
-
-def ddpm_noise_maps(backbone, scheduler: DDIMScheduler, z0: torch.Tensor, cond: TextCond, guidance_scale: float,
-                    generator: torch.Generator):
-    """Edit-friendly inversion of ``z0``: the noisy latents x_t (one per step, then x0) and the noise maps.
-
-    The x_t are drawn independently, x_t = sqrt(ab_t) x0 + sqrt(1 - ab_t) eps_t. The noise map of
-    step t is sigma_t z_t = x_{t-1} - mean(x_t), what the posterior step must add to reach x_{t-1}
-    (kept multiplied by sigma_t, so the last step's zero variance needs no division).
-    """
-    timesteps = scheduler.timesteps
-    both = TextCond.cat([backbone.null_cond(cond), cond])
-    noisy = [backbone.add_noise(z0, torch.randn(z0.shape, generator=generator).to(z0), t.reshape(1))
-             for t in timesteps] + [z0]
-    maps = [noisy[i + 1] - posterior_mean(scheduler, guided_output(backbone, scheduler, noisy[i], t, both,
-                                                                    guidance_scale), t, noisy[i])
-            for i, t in enumerate(timesteps)]
-    return noisy, maps
-
-
 def ddpm_inversion(backbone, z0: torch.Tensor, source: TextCond, target: TextCond, strengths: List[float],
                    steps: int, guidance_scale: float, generator: torch.Generator, after_step: AfterStep = unconstrained,
                    progress: bool = False) -> torch.Tensor:
@@ -142,19 +102,11 @@ def ddpm_inversion(backbone, z0: torch.Tensor, source: TextCond, target: TextCon
     """
     scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
     scheduler.set_timesteps(steps, device=z0.device)
-    timesteps = scheduler.timesteps
     noisy, maps = ddpm_noise_maps(backbone, scheduler, z0, source, guidance_scale, generator)
-    both = TextCond.cat([backbone.null_cond(target), target])
-    latents = []
-    for strength in tqdm(strengths, desc="DDPM inversion", disable=not progress, dynamic_ncols=True):
-        start = len(timesteps) - steps_for(strength, len(timesteps))
-        z = noisy[start]
-        for i in range(start, len(timesteps)):
-            t = timesteps[i]
-            z = posterior_mean(scheduler, guided_output(backbone, scheduler, z, t, both, guidance_scale), t, z)
-            z = after_step(z + maps[i], timesteps[i + 1] if i + 1 < len(timesteps) else None)
-        latents.append(z)
-    return torch.cat(latents)
+    return torch.cat([regenerate_from_maps(backbone, scheduler, noisy, maps, target, strength, guidance_scale,
+                                           after_step)
+                      for strength in tqdm(strengths, desc="DDPM inversion", disable=not progress,
+                                           dynamic_ncols=True)])
 
 
 def noise_prediction(backbone, output: torch.Tensor, z_t: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:

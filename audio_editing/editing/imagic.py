@@ -30,12 +30,14 @@ from typing import List, NamedTuple, Optional
 
 import speechbrain as sb
 import torch
+from diffusers import DDIMScheduler
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import atomic_write, limit_peak
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
+from audio_editing.editing.inversion import ddpm_noise_maps, regenerate_from_maps
 from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
@@ -51,6 +53,7 @@ FIT_KEYS = ("backbone", "backbone_source", "emb_steps", "emb_lr", "ft_steps", "f
             "lora_targets", "lora_lr", "loss_batch", "t_min", "t_max", "early_stop_interval",
             "early_stop_patience", "early_stop_min_delta", "early_stop_draws", "seed", "input_peak",
             "window_overlap")
+SAMPLE_STARTS = ("noise", "ddpm_inversion")  # hparam sample_start: see ImagicEditor.sample_start
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without it was cut short
 ENCODE_CHUNK = 8  # windows per VAE call
 
@@ -524,6 +527,10 @@ class ImagicEditor(sb.Brain):
             conds = TextCond.cat([e_opt_window.lerp(e_target, eta) for eta in etas])
             scales = torch.tensor(self.guidance_scales(etas), device=self.device).view(-1, 1, 1, 1)
             both = TextCond.cat([backbone.null_cond(conds), conds])
+            if self.sample_start == "ddpm_inversion":
+                latents.append(self.sample_from_inversion(window, e_opt_window, conds, scales, generator))
+                bar.update(hp.sample_steps)
+                continue
             sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
             sampler.set_timesteps(hp.sample_steps, device=self.device)
             z = (self.noise[window: window + 1] * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
@@ -540,6 +547,31 @@ class ImagicEditor(sb.Brain):
             latents.append(z)
         bar.close()
         return torch.stack(latents, dim=1)
+
+    @property
+    def sample_start(self) -> str:
+        """Where step 3 starts: ``noise`` (the paper: fresh seeded noise) or ``ddpm_inversion`` (the input's own
+        edit-friendly DDPM noise maps under the fine-tuned model and e_opt, so eta=0 returns the input)."""
+        start = getattr(self.hparams, "sample_start", "noise")
+        if start not in SAMPLE_STARTS:
+            raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}; got {start!r}")
+        return start
+
+    def sample_from_inversion(self, window: int, e_opt: TextCond, conds: TextCond, scales: torch.Tensor,
+                              generator: torch.Generator) -> torch.Tensor:
+        """Step 3 anchored on the input: invert window ``window``'s latent under the fine-tuned model and
+        ``e_opt`` (:func:`~audio_editing.editing.inversion.ddpm_noise_maps`, DDPM steps, guidance
+        ``guidance_scale``), then regenerate the last ``inversion_strength`` of the steps under each row
+        of ``conds``; e_opt itself gives the input latent back, so timing is held while eta moves content."""
+        backbone, hp = self.modules.backbone, self.hparams
+        scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
+        scheduler.set_timesteps(hp.sample_steps, device=self.device)
+        with self.evaluation_ctx:
+            noisy, maps = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], e_opt,
+                                          float(hp.guidance_scale), generator)
+            return regenerate_from_maps(backbone, scheduler, noisy, maps, conds,
+                                        float(getattr(hp, "inversion_strength", 1.0)), scales,
+                                        lambda z, next_t: self.after_denoise_step(z, next_t, window))
 
     def guidance_scales(self, etas: List[float]) -> List[float]:
         """Classifier-free guidance scale of each eta's sample.

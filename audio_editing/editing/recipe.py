@@ -15,7 +15,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from audio_editing.cli import load_hparams, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, read_audio
-from audio_editing.editing.imagic import SELECTION_RULES, check_resumable
+from audio_editing.editing.imagic import SAMPLE_STARTS, SELECTION_RULES, check_resumable
 from audio_editing.editing.outputs import remove_outputs, write_edit_outputs
 from audio_editing.errors import UserError
 
@@ -64,6 +64,17 @@ def check_selection(hparams) -> None:
     if not isinstance(hparams.get("text_gain_margin"), (int, float)):
         raise UserError(f"--text_gain_margin must be a number (a Text-score gain such as 0.05), "
                         f"got {hparams.get('text_gain_margin')!r}")
+
+
+def check_sampling(hparams) -> None:
+    """``sample_start`` names a start of step 3 and ``inversion_strength`` is in (0, 1]."""
+    start = hparams.get("sample_start", "noise")
+    if start not in SAMPLE_STARTS:
+        raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}, got {start!r}")
+    strength = hparams.get("inversion_strength", 1.0)
+    if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+        raise UserError(f"--inversion_strength must be a number in (0, 1] (the share of the sampling steps "
+                        f"regenerated from the inverted input), got {strength!r}")
 
 
 def check_length(wav, backbone, input_path) -> None:
@@ -151,6 +162,7 @@ def run_edit(editor_class, argv):
     hparams["target_prompt"] = prompt
     hparams["etas"] = check_etas(hparams["etas"])
     check_selection(hparams)
+    check_sampling(hparams)
     input_path = Path(hparams["input_wav"])
     clip = read_audio(input_path)
     wav = clip.to_model(backbone.sample_rate)

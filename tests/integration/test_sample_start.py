@@ -1,0 +1,33 @@
+"""Step 3 anchored on the input (``--sample_start=ddpm_inversion``): eta=0 gives the input latent back."""
+
+import pytest
+import torch
+
+from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.editing.recipe import run_edit
+from audio_editing.errors import UserError
+from tests.conftest import tiny_args
+
+
+def edit(clip, model_dir, out_dir, *extra):
+    return run_edit(ImagicEditor, ["hparams/addition.yaml", f"--input_wav={clip}", "--target_prompt=a dog barks",
+                                   *tiny_args(model_dir, out_dir, "--etas=[0,0.5,1]", *extra)])
+
+
+def test_inversion_start_returns_the_input_latent_at_eta_0_and_edits_above(clip, tiny_model_dir, tmp_path):
+    result = edit(clip, tiny_model_dir, tmp_path, "--sample_start=ddpm_inversion")
+    latents, z0 = result.latents.float(), result.input_latent.float()
+    assert torch.allclose(latents[0], z0, atol=1e-4), (latents[0] - z0).abs().max()
+    drift = [(z - z0).pow(2).mean().item() for z in latents]
+    assert drift[0] < 1e-8 < drift[2], drift  # e_target moves the content away from the input
+    # from noise (the paper's start) eta=0 is a fresh sample, not the input
+    noise_start = edit(clip, tiny_model_dir, tmp_path / "noise")
+    assert (noise_start.latents[0].float() - z0).pow(2).mean() > 1e-4
+
+
+@pytest.mark.parametrize("override, message", [("--sample_start=inverted", "sample_start"),
+                                               ("--inversion_strength=1.5", "inversion_strength")])
+def test_bad_sampling_start_is_refused_before_writing(clip, tiny_model_dir, tmp_path, override, message):
+    with pytest.raises(UserError, match=message):
+        edit(clip, tiny_model_dir, tmp_path / "out", override)
+    assert not (tmp_path / "out").exists()
