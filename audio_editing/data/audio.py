@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 SILENCE_PEAK = 1e-7
 # Shorter inputs are refused: too short for a spectrogram frame, and nothing to edit.
 MIN_SECONDS = 0.1
-OUTPUT_PEAK = 0.99  # an edit's decoded output is scaled down to this peak rather than clipped when written
+OUTPUT_PEAK = 0.99  # an edit louder than this (and than its input) is scaled down to it rather than clipped
 # Output formats that keep what the input had; everything else is written as 16-bit PCM.
 KEPT_SUBTYPES = {"PCM_24": "PCM_24", "PCM_32": "PCM_32", "FLOAT": "FLOAT", "DOUBLE": "FLOAT"}
 

@@ -35,7 +35,7 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.data.audio import atomic_write, limit_peak
+from audio_editing.data.audio import OUTPUT_PEAK, atomic_write, limit_peak
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
 from audio_editing.editing.inversion import ddpm_noise_maps, regenerate_from_maps
 from audio_editing.errors import UserError
@@ -342,7 +342,8 @@ class ImagicEditor(sb.Brain):
         latents = self.generate(values, wav, target_prompt, e_target, clock)
         with torch.no_grad():
             decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
-            decoded = limit_peak(self.join_windows(decoded).cpu() / self.gain)  # never clipped when written
+            # never louder than full scale (or than the input, a float file over it): not clipped when written
+            decoded = limit_peak(self.join_windows(decoded).cpu() / self.gain, max(OUTPUT_PEAK, peak))
         wavs = self.compose(wav.cpu(), decoded, backbone.sample_rate)
         clock.lap("sampling")
 

@@ -16,6 +16,7 @@ import pytest
 import soundfile as sf
 
 from audio_editing.cli import run_cli
+from audio_editing.data.audio import OUTPUT_PEAK
 from audio_editing.editing.recipe import run_edit
 from audio_editing.evaluation.batch import recipe_editor
 from tests.conftest import REPO, TINY_SECONDS, tiny_args, write_scene_clip
@@ -271,21 +272,27 @@ def test_valid_input_is_edited_at_its_own_rate_layout_and_length(case, recipe, k
 
 def test_level_goes_back_to_the_inputs(tiny_model_dir, tmp_path, capsys):
     """The model sees every input at one peak; edits come back at the input's level, unclipped:
-    the same clip at -90 dBFS, at 0.5 and at 2.0 (float, over full scale) gives proportional edits
-    (bit-exact: the scales are powers of two, so the model's input is the same to the bit)."""
+    the same clip at -90 dBFS, at 0.5 and at 2.0 (float, over full scale) gives the same edit, at a
+    level proportional to the input's (bit-exact below full scale: the scales are powers of two, so
+    the model's input is the same to the bit), except that an edit louder than full scale and than
+    its input is scaled down as a whole to OUTPUT_PEAK or to the input's peak (never clipped)."""
     base = signal(1.0, 16000, peak=0.5)
     edits = {}
-    for scale in (2.0 ** -14, 1.0, 4.0):
+    for scale in (2.0 ** -14, 2.0 ** -13, 1.0, 4.0):
         source = write(tmp_path, f"x{scale:g}.wav", base * scale, 16000, "FLOAT")
         status, stderr = run_recipe("addition", [f"--input_wav={source}", "--target_prompt=a dog barks",
                                                  *tiny_args(tiny_model_dir, tmp_path / "out"), *FAST], capsys)
         assert status == 0, stderr[-5:]
         edits[scale] = sf.read(str(tmp_path / "out" / source.stem / "edit_eta1.00.wav"), dtype="float32")[0]
-    reference = edits[1.0]
-    assert np.abs(reference).max() > 1e-3
-    for scale in (2.0 ** -14, 4.0):
-        assert np.array_equal(edits[scale] / scale, reference), scale
-    assert np.abs(edits[4.0]).max() > np.abs(reference).max() * 3.9  # not clipped at 1.0
+    quiet = edits[2.0 ** -14]
+    assert np.array_equal(edits[2.0 ** -13] / 2.0 ** -13, quiet / 2.0 ** -14)  # far below full scale: exact
+    loudness = np.abs(quiet).max() / 2.0 ** -14  # the edit's peak per unit of input scale, before any limit
+    for scale in (1.0, 4.0):
+        edit = edits[scale]
+        expected = min(loudness * scale, max(OUTPUT_PEAK, 0.5 * scale))
+        assert np.isclose(np.abs(edit).max(), expected, rtol=1e-4), (scale, np.abs(edit).max(), expected)
+        assert np.allclose(edit / np.abs(edit).max(), quiet / np.abs(quiet).max(), atol=1e-5)  # the same edit
+    assert np.abs(edits[4.0]).max() > 1.0  # a float input over full scale keeps its edit over it too
 
 
 def run_evaluate(args, capsys):
