@@ -552,11 +552,9 @@ class ImagicEditor(sb.Brain):
     @property
     def sample_start(self) -> str:
         """Where step 3 starts: ``noise`` (the paper: fresh seeded noise) or ``ddpm_inversion`` (the input's own
-        edit-friendly DDPM noise maps under the fine-tuned model and e_opt, so eta=0 returns the input)."""
-        start = getattr(self.hparams, "sample_start", "noise")
-        if start not in SAMPLE_STARTS:
-            raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}; got {start!r}")
-        return start
+        edit-friendly DDPM noise maps under the fine-tuned model and e_opt, so eta=0 returns the input);
+        checked with the other inputs before anything is written (``recipe.check_sampling``)."""
+        return getattr(self.hparams, "sample_start", "noise")
 
     def sample_from_inversion(self, window: int, e_opt: TextCond, conds: TextCond, scales: torch.Tensor,
                               generator: torch.Generator) -> torch.Tensor:
