@@ -527,11 +527,11 @@ class ImagicEditor(sb.Brain):
             e_opt_window = e_opt.map(lambda x: x[window: window + 1])
             conds = TextCond.cat([e_opt_window.lerp(e_target, eta) for eta in etas])
             scales = torch.tensor(self.guidance_scales(etas), device=self.device).view(-1, 1, 1, 1)
-            both = TextCond.cat([backbone.null_cond(conds), conds])
             if self.sample_start == "ddpm_inversion":
                 latents.append(self.sample_from_inversion(window, e_opt_window, conds, scales, generator))
                 bar.update(hp.sample_steps)
                 continue
+            both = TextCond.cat([backbone.null_cond(conds), conds])
             sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
             sampler.set_timesteps(hp.sample_steps, device=self.device)
             z = (self.noise[window: window + 1] * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)

@@ -137,7 +137,7 @@ def generation_recognition(backbone: ToyBackbone, clap: ToyClap, clips_per_class
         wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator))
         predicted += classify(clap, wavs, backbone.sample_rate, classes)
         if judge is not None:
-            detected += [sorted({d.label for d in events}) for events in judge.detect(wavs, backbone.sample_rate)]
+            detected += heard_classes(judge, wavs, backbone.sample_rate)
     result = {**_recognition_summary(predicted, labels, clips_per_class), "prompts": prompts, "predicted": predicted}
     if judge is not None:
         judged = [all_detected([label], found) for label, found in zip(labels, detected)]
@@ -146,9 +146,19 @@ def generation_recognition(backbone: ToyBackbone, clap: ToyClap, clips_per_class
     return result
 
 
+def class_scores(clap: ToyClap, wavs: torch.Tensor, sample_rate: int, classes: torch.Tensor) -> torch.Tensor:
+    """[clips, classes]: cosine of each clip's audio embedding to each class's text embedding (rows of ``classes``)."""
+    return clap.audio_embeddings(wavs, sample_rate) @ classes.T.to(clap.device)
+
+
+def heard_classes(judge, wavs: torch.Tensor, sample_rate: int) -> List[List[str]]:
+    """The classes the judge detects in each clip, sorted."""
+    return [sorted({d.label for d in events}) for events in judge.detect(wavs, sample_rate)]
+
+
 def classify(clap: ToyClap, wavs: torch.Tensor, sample_rate: int, classes: torch.Tensor) -> List[str]:
     """The class whose text embedding (a row of ``classes``) is closest to each clip's audio embedding."""
-    scores = clap.audio_embeddings(wavs, sample_rate) @ classes.T.to(clap.device)
+    scores = class_scores(clap, wavs, sample_rate, classes)
     return [toy_world.CLASSES[i] for i in scores.argmax(dim=1).tolist()]
 
 
@@ -238,11 +248,10 @@ def composition_recognition(backbone: ToyBackbone, clap: ToyClap, judge, clips_p
                      disable=not progress):
         rendered = torch.from_numpy(np.stack([toy_world.render_scene(scene) for scene in scenes[part]])).float()
         round_trip = backbone.decode(backbone.encode_audio(backbone.prepare_audio(rendered))).float()
-        rendered_detected += [sorted({d.label for d in events})
-                              for events in judge.detect(round_trip, backbone.sample_rate)]
+        rendered_detected += heard_classes(judge, round_trip, backbone.sample_rate)
         wavs = backbone.decode(generate_latents(backbone, prompts[part], num_steps, guidance, generator)).float()
-        detected += [sorted({d.label for d in events}) for events in judge.detect(wavs, backbone.sample_rate)]
-        scores = (clap.audio_embeddings(wavs, backbone.sample_rate) @ class_embeddings.T.to(clap.device)).cpu()
+        detected += heard_classes(judge, wavs, backbone.sample_rate)
+        scores = class_scores(clap, wavs, backbone.sample_rate, class_embeddings).cpu()
         for row, wanted in zip(scores, classes[part]):
             evaluator_top.append(sorted(toy_world.CLASSES[i] for i in row.topk(len(wanted)).indices.tolist()))
     by_judge = [all_detected(wanted, found) for wanted, found in zip(classes, detected)]
