@@ -31,8 +31,25 @@ class TextCond:
     mask: Optional[torch.Tensor] = None
 
     def lerp(self, other: "TextCond", eta: float) -> "TextCond":
-        """``eta * other + (1 - eta) * self``: eta=0 gives self, eta=1 gives other."""
-        return replace(self, hidden=torch.lerp(self.hidden, other.hidden.to(self.hidden), eta))
+        """``eta * other + (1 - eta) * self``: eta=0 gives self, eta=1 gives other.
+
+        Token sequences of other lengths or masks (e.g. e_opt started from the empty prompt, e_target
+        from a longer one) are padded to the longer, and for eta != 0 every token real in either is
+        attended to; eta=0 keeps self's mask.
+
+        Example
+        -------
+        >>> short = TextCond(torch.ones(1, 2, 4), torch.tensor([[1, 0]]))
+        >>> long = TextCond(torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.long))
+        >>> short.lerp(long, 0.5).mask.tolist(), short.lerp(long, 0.0).mask.tolist()
+        ([[1, 1, 1]], [[1, 0, 0]])
+        """
+        if self.mask is None:
+            return replace(self, hidden=torch.lerp(self.hidden, other.hidden.to(self.hidden), eta))
+        length = max(self.hidden.shape[1], other.hidden.shape[1])
+        a, b = self.pad_to(length), other.pad_to(length)
+        mask = a.mask if eta == 0 else torch.maximum(a.mask, b.mask.to(a.mask))
+        return TextCond(torch.lerp(a.hidden, b.hidden.to(a.hidden), eta), mask)
 
     def requires_grad_(self, flag: bool = True) -> "TextCond":
         self.hidden.requires_grad_(flag)

@@ -49,10 +49,14 @@ PHASES = ("embedding", "finetune", "done")
 # guidance_scale, eta0_guidance_scale, eta_selection, text_gain_margin, the scorer, ...) is read by
 # step 3 only: a rerun that changes only those samples from the finished fit. Checkpoint and log
 # intervals and the run options (device, precision, compile) are neither.
-FIT_KEYS = ("backbone", "backbone_source", "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank",
+FIT_KEYS = ("backbone", "backbone_source", "init", "source_prompt", "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank",
             "lora_targets", "lora_lr", "loss_batch", "t_min", "t_max", "early_stop_interval",
             "early_stop_patience", "early_stop_min_delta", "early_stop_draws", "seed", "input_peak",
             "window_overlap")
+# Fit settings added after edit folders existed: left out of the identity at these values, so that
+# earlier folders keep resuming and reusing their fits.
+FIT_DEFAULTS = {"init": "target", "source_prompt": None}
+INITS = ("target", "empty", "source")  # hparam init: where step 1 starts, see ImagicEditor.initial_embedding
 SAMPLE_STARTS = ("noise", "ddpm_inversion")  # hparam sample_start: see ImagicEditor.sample_start
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without it was cut short
 ENCODE_CHUNK = 8  # windows per VAE call
@@ -89,7 +93,7 @@ class PhaseClock:
 
 
 class EmbeddingHolder(torch.nn.Module):
-    """The optimised text embedding e_opt as a parameter (initialised from e_target)."""
+    """The optimised text embedding e_opt as a parameter (initialised from ``init``'s prompt)."""
 
     def __init__(self, cond: TextCond):
         super().__init__()  # one row per window
@@ -367,7 +371,8 @@ class ImagicEditor(sb.Brain):
         """Steps 2-4 of the method, resuming from checkpoints: latents [n_eta, n_windows, ...]."""
         backbone = self.modules.backbone
         hp = self.hparams
-        self.embedding = EmbeddingHolder(e_target.repeat(len(self.window_starts))).to(self.device)
+        e_init = self.initial_embedding(e_target)
+        self.embedding = EmbeddingHolder(e_init.repeat(len(self.window_starts))).to(self.device)
         if hp.ft_mode == "lora":
             backbone.enable_lora(hp.lora_rank, target_modules=getattr(hp, "lora_targets", None))
         self.compile_unet()
@@ -383,7 +388,8 @@ class ImagicEditor(sb.Brain):
 
         # 2. Optimise the embedding (UNet frozen)
         backbone.requires_grad_(False)
-        self.record_eval_loss("e_target", e_target.repeat(len(self.window_starts)))
+        self.record_eval_loss("e_init" if self.init != "target" else "e_target",
+                              e_init.repeat(len(self.window_starts)))
         self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond(), "e_opt")
         clock.lap("embedding")
 
@@ -399,6 +405,21 @@ class ImagicEditor(sb.Brain):
 
         # 4. Sample per eta
         return self.sample_edits(etas, e_target, e_opt)
+
+    @property
+    def init(self) -> str:
+        """Where step 1 starts (hparam ``init``): ``target`` (the paper: the target prompt's embedding),
+        ``empty`` (the empty prompt's) or ``source`` (``source_prompt``'s, a description of the input).
+        The last two do not depend on the target prompt; checked by ``recipe.check_init``."""
+        return getattr(self.hparams, "init", "target")
+
+    @torch.no_grad()
+    def initial_embedding(self, e_target: TextCond) -> TextCond:
+        """The embedding step 1 starts from (one row): see ``init``."""
+        if self.init == "target":
+            return e_target
+        prompt = "" if self.init == "empty" else self.hparams.source_prompt
+        return self.modules.backbone.encode_text([prompt])
 
     def compile_unet(self) -> None:
         """``--compile``: ``torch.compile`` the UNet in place (SpeechBrain's ``compile_mode``,
@@ -624,6 +645,10 @@ class ImagicEditor(sb.Brain):
     def identity(self, wav: torch.Tensor, target_prompt: str) -> dict:
         """What the checkpoints are trained for: the model input, the prompt, the training settings."""
         settings = {key: getattr(self.hparams, key, None) for key in FIT_KEYS}
+        if self.init != "source":
+            settings["source_prompt"] = None  # unused: does not make another fit
+        settings = {key: value for key, value in settings.items()
+                    if key not in FIT_DEFAULTS or value != FIT_DEFAULTS[key]}
         identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
                     "target_prompt": target_prompt, **settings}
         return json.loads(json.dumps(identity, default=str))  # as it reads back from edit.json

@@ -15,7 +15,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from audio_editing.cli import load_hparams, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, read_audio
-from audio_editing.editing.imagic import SAMPLE_STARTS, SELECTION_RULES, check_resumable
+from audio_editing.editing.imagic import INITS, SAMPLE_STARTS, SELECTION_RULES, check_resumable
 from audio_editing.editing.outputs import remove_outputs, write_edit_outputs
 from audio_editing.errors import UserError
 
@@ -75,6 +75,17 @@ def check_sampling(hparams) -> None:
     if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
         raise UserError(f"--inversion_strength must be a number in (0, 1] (the share of the sampling steps "
                         f"regenerated from the inverted input), got {strength!r}")
+
+
+def check_init(hparams) -> None:
+    """``init`` names a start of step 1; ``init: source`` comes with a ``source_prompt``."""
+    init = hparams.get("init", "target")
+    if init not in INITS:
+        raise UserError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
+    source = hparams.get("source_prompt")
+    if init == "source" and (source is None or not str(source).strip()):
+        raise UserError("--init=source needs --source_prompt, a description of the input "
+                        "(e.g. --source_prompt=\"a dog barks\")")
 
 
 def check_length(wav, backbone, input_path) -> None:
@@ -163,6 +174,7 @@ def run_edit(editor_class, argv):
     hparams["etas"] = check_etas(hparams["etas"])
     check_selection(hparams)
     check_sampling(hparams)
+    check_init(hparams)
     input_path = Path(hparams["input_wav"])
     clip = read_audio(input_path)
     wav = clip.to_model(backbone.sample_rate)

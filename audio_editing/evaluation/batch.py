@@ -470,6 +470,8 @@ class ClipEvaluator:
                 f"--target_prompt={entry['target_prompt']}", f"--edit_id={entry['id']}",
                 f"--output_folder={self.output_folder / method / entry['edit_type']}", *METHODS[method],
                 *self.edit_args]
+        if entry.get("source_prompt"):  # used by --init=source only
+            argv += [f"--source_prompt={entry['source_prompt']}"]
         if entry.get("mask_start") not in (None, ""):
             argv += [f"--mask_start={entry['mask_start']}", f"--mask_end={entry['mask_end']}"]
         start = time.time()
