@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import OUTPUT_PEAK, atomic_write, limit_peak
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
-from audio_editing.editing.inversion import ddpm_noise_maps, regenerate_from_maps
+from audio_editing.editing.inversion import ddpm_noise_maps, inversion_free, regenerate_from_maps
 from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
@@ -57,7 +57,7 @@ FIT_KEYS = ("backbone", "backbone_source", "init", "source_prompt", "emb_steps",
 # earlier folders keep resuming and reusing their fits.
 FIT_DEFAULTS = {"init": "target", "source_prompt": None}
 INITS = ("target", "empty", "source")  # hparam init: where step 1 starts, see ImagicEditor.initial_embedding
-SAMPLE_STARTS = ("noise", "ddpm_inversion")  # hparam sample_start: see ImagicEditor.sample_start
+SAMPLE_STARTS = ("noise", "ddpm_inversion", "inversion_free")  # hparam sample_start: see ImagicEditor.sample_start
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without it was cut short
 ENCODE_CHUNK = 8  # windows per VAE call
 
@@ -552,6 +552,10 @@ class ImagicEditor(sb.Brain):
                 latents.append(self.sample_from_inversion(window, e_opt_window, conds, scales, generator))
                 bar.update(hp.sample_steps)
                 continue
+            if self.sample_start == "inversion_free":
+                latents.append(self.sample_inversion_free(window, e_opt_window, etas, e_target))
+                bar.update(hp.sample_steps)
+                continue
             both = TextCond.cat([backbone.null_cond(conds), conds])
             sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
             sampler.set_timesteps(hp.sample_steps, device=self.device)
@@ -572,8 +576,10 @@ class ImagicEditor(sb.Brain):
 
     @property
     def sample_start(self) -> str:
-        """Where step 3 starts: ``noise`` (the paper: fresh seeded noise) or ``ddpm_inversion`` (the input's own
-        edit-friendly DDPM noise maps under the fine-tuned model and e_opt, so eta=0 returns the input);
+        """Where step 3 starts: ``noise`` (the paper: fresh seeded noise), ``ddpm_inversion`` (the input's own
+        edit-friendly DDPM noise maps under the fine-tuned model and e_opt, so eta=0 returns the input) or
+        ``inversion_free`` (the input latent moved by the difference of the fine-tuned model's predictions
+        under e_int and e_opt, ``sample_inversion_free``; eta=0 returns the input too);
         checked with the other inputs before anything is written (``recipe.check_sampling``)."""
         return getattr(self.hparams, "sample_start", "noise")
 
@@ -592,6 +598,24 @@ class ImagicEditor(sb.Brain):
             return regenerate_from_maps(backbone, scheduler, noisy, maps, conds,
                                         float(getattr(hp, "inversion_strength", 1.0)), scales,
                                         lambda z, next_t: self.after_denoise_step(z, next_t, window))
+
+    def sample_inversion_free(self, window: int, e_opt: TextCond, etas: List[float],
+                              e_target: TextCond) -> torch.Tensor:
+        """Step 3 without a sampling path of its own: inversion-free editing
+        (:func:`~audio_editing.editing.inversion.inversion_free`) of window ``window``'s latent under the
+        fine-tuned model, from ``e_opt`` (which that model reconstructs the input with) towards each eta's
+        interpolated embedding, over the last ``inversion_strength`` of the steps. Every eta shares one
+        noise sequence; eta=0 returns the input latent (the two predictions cancel)."""
+        backbone, hp = self.modules.backbone, self.hparams
+        z0 = self.z0[window: window + 1]
+        strength = float(getattr(hp, "inversion_strength", 1.0))
+        rows = []
+        with self.evaluation_ctx:
+            for eta, scale in zip(etas, self.guidance_scales(etas)):
+                rows.append(inversion_free(backbone, z0, e_opt, e_opt.lerp(e_target, eta), [strength],
+                                           hp.sample_steps, scale, torch.Generator().manual_seed(hp.seed),
+                                           lambda z, next_t: self.after_denoise_step(z, next_t, window)))
+        return torch.cat(rows)
 
     def guidance_scales(self, etas: List[float]) -> List[float]:
         """Classifier-free guidance scale of each eta's sample.

@@ -74,7 +74,7 @@ def check_sampling(hparams) -> None:
     strength = hparams.get("inversion_strength", 1.0)
     if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
         raise UserError(f"--inversion_strength must be a number in (0, 1] (the share of the sampling steps "
-                        f"regenerated from the inverted input), got {strength!r}")
+                        f"regenerated from the inverted input, or edited inversion-free), got {strength!r}")
 
 
 def check_init(hparams) -> None:

@@ -1,4 +1,5 @@
-"""Step 3 anchored on the input (``--sample_start=ddpm_inversion``): eta=0 gives the input latent back."""
+"""Step 3 anchored on the input (``--sample_start=ddpm_inversion`` or ``inversion_free``): eta=0 gives the input
+latent back."""
 
 import pytest
 import torch
@@ -14,8 +15,9 @@ def edit(clip, model_dir, out_dir, *extra):
                                    *tiny_args(model_dir, out_dir, "--etas=[0,0.5,1]", *extra)])
 
 
-def test_inversion_start_returns_the_input_latent_at_eta_0_and_edits_above(clip, tiny_model_dir, tmp_path):
-    result = edit(clip, tiny_model_dir, tmp_path, "--sample_start=ddpm_inversion")
+@pytest.mark.parametrize("start", ["ddpm_inversion", "inversion_free"])
+def test_inversion_start_returns_the_input_latent_at_eta_0_and_edits_above(clip, tiny_model_dir, tmp_path, start):
+    result = edit(clip, tiny_model_dir, tmp_path, f"--sample_start={start}")
     latents, z0 = result.latents.float(), result.input_latent.float()
     assert torch.allclose(latents[0], z0, atol=1e-4), (latents[0] - z0).abs().max()
     drift = [(z - z0).pow(2).mean().item() for z in latents]
