@@ -1,8 +1,10 @@
 """The web demo: the recipes' editor behind a local Gradio page, for several visitors at once.
 
-Each edit goes through ``run_edit`` with the editor class of ``recipes/<edit_type>/edit.py``,
-exactly as on the command line, so the page shows the recipes' own outputs and their own
-``UserError`` messages. Edits queue and run one at a time. Every visitor (a browser, known by a
+Each edit goes through the Python API (``audio_editing.api``) with the editor class of
+``recipes/<edit_type>/edit.py``, as the command line does, so the page shows the recipes' own outputs and
+their own ``UserError`` messages. A visitor's last fit is kept while they try prompts on the same clip
+and settings: with a start of step 1 that does not read the prompt (``init: empty`` or ``source``), a
+new prompt runs step 3 only. Edits queue and run one at a time. Every visitor (a browser, known by a
 random cookie) has a folder of their own; the server gives a file in Gradio's temporary folder
 only to the visitor who owns it, and removes a visitor's files when their tab closes or
 ``results_ttl_seconds`` after their last edit.
@@ -37,9 +39,10 @@ import ruamel.yaml  # noqa: E402
 import soundfile as sf  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 
-from audio_editing.cli import load_hparams, parse_arguments  # noqa: E402
+from audio_editing.api import Editor, Fit  # noqa: E402
+from audio_editing.cli import parse_arguments  # noqa: E402
 from audio_editing.data.audio import atomic_write, load_audio  # noqa: E402
-from audio_editing.editing.recipe import SCHEDULES, check_etas, check_length, run_edit  # noqa: E402
+from audio_editing.editing.recipe import SCHEDULES, check_length, check_prompt  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
 from audio_editing.evaluation.batch import EDIT_TYPES, read_manifest, recipe_editor  # noqa: E402
 
@@ -48,8 +51,7 @@ COOKIE = "audio_editing_visitor"
 # Set by the demo for each edit, so not accepted on its command line.
 PER_EDIT_KEYS = ("input_wav", "target_prompt", "output_folder", "edit_id", "mask_start", "mask_end")
 # What the zip of one edit holds (the checkpoint folder stays out).
-ZIPPED = ("input.wav", "edit_eta*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png",
-          "train_log.txt", "hyperparams.yaml")
+ZIPPED = ("input.wav", "edit_eta*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png")
 EDIT_TYPE_LABELS = {"addition": "addition (prompt: the whole new scene)",
                     "style_transfer": "style transfer (prompt: the new sound)",
                     "inpainting": "inpainting (prompt: the sound for the blank span)"}
@@ -249,6 +251,7 @@ class EditOutputs:
     scores_plot: Path
     table: List[List[str]]  # scores.csv: header row, then one row per eta
     downloads: List[Path]  # best.wav, the zip of every output, scores.csv
+    fit_reused: bool = False  # steps 1-2 came from the visitor's previous edit: sampling only
 
 
 def pack_edit(folder: Path) -> Path:
@@ -281,31 +284,40 @@ def split_arguments(argv, demo_keys):
 
 
 class DemoEditor:
-    """What the page does, without the page: check an upload, run one edit as the recipes do, pack it.
+    """What the page does, without the page: check an upload, fit and edit it through the API, pack it.
 
-    ``recipe_args`` (e.g. ``--backbone=tango --emb_steps=50``) go to every edit; they are checked,
-    and the model loaded once, here, so that a mistake stops the demo before it serves anyone.
+    ``recipe_args`` (e.g. ``--backbone=tango --emb_steps=50``) go to every edit; they are checked, and
+    the model loaded, here (the addition recipe's; the others on first use), so that a mistake stops the
+    demo before it serves anyone. ``fits`` keeps each visitor's last fit (by their folder).
     """
 
     def __init__(self, repo, recipe_hparams, recipe_args: List[str], max_upload_mb: float, manifest=None):
         self.repo, self.recipe_hparams = Path(repo), Path(recipe_hparams)
         self.recipe_args, self.max_upload_mb = list(recipe_args), max_upload_mb
-        self.editors = {edit_type: recipe_editor(edit_type, self.repo) for edit_type in EDIT_TYPES}
-        _, _, overrides = parse_arguments([str(self.hparams_file("addition")), *self.recipe_args])
-        hparams, _ = load_hparams(self.hparams_file("addition"),
-                                  dict(overrides, input_wav="-", target_prompt="-", edit_id="-"))
-        backbone = hparams["ldm"]
-        self.sample_rate, self.window_seconds = backbone.sample_rate, backbone.window_seconds
-        self.etas = check_etas(hparams["etas"])
-        self.ft_mode = hparams["ft_mode"]
+        self.editors: Dict[str, Editor] = {}
+        self.fits: Dict[Path, Fit] = {}
+        editor = self.editor("addition")
+        self.sample_rate, self.window_seconds = editor.backbone.sample_rate, editor.backbone.window_seconds
+        self.etas, self.ft_mode = editor.hparams["etas"], editor.hparams["ft_mode"]
         self.clips = {}
         if manifest and Path(manifest).is_file():
-            self.clips = {e["id"]: e for e in read_manifest(manifest) if self.fits(e["wav"])}
+            self.clips = {e["id"]: e for e in read_manifest(manifest) if self.fits_window(e["wav"])}
 
     def hparams_file(self, edit_type: str) -> Path:
         return self.recipe_hparams / f"{edit_type}.yaml"
 
-    def fits(self, wav_path) -> bool:
+    def editor(self, edit_type: str) -> Editor:
+        """The edit type's ``Editor`` with the demo's arguments, loaded on first use."""
+        if edit_type not in EDIT_TYPES:
+            raise UserError(f"unknown edit type '{edit_type}'; choose one of {', '.join(EDIT_TYPES)}")
+        if edit_type not in self.editors:
+            hparams_file = self.hparams_file(edit_type)
+            _, run_opts, overrides = parse_arguments([str(hparams_file), *self.recipe_args])
+            self.editors[edit_type] = Editor.from_hparams(hparams_file, overrides, run_opts,
+                                                          recipe_editor(edit_type, self.repo))
+        return self.editors[edit_type]
+
+    def fits_window(self, wav_path) -> bool:
         return sf.info(str(wav_path)).duration <= self.window_seconds + 1e-6
 
     def check_upload(self, path) -> None:
@@ -318,43 +330,55 @@ class DemoEditor:
         with messages_naming(path, name):
             check_length(load_audio(path, self.sample_rate), self, path)  # self: sample_rate, window_seconds
 
-    def edit_argv(self, edit_type, input_path, prompt, folder, edit_id, speed="fast", ft_mode=None,
-                  mask_start=None, mask_end=None) -> List[str]:
-        """The recipe command line of one edit: the demo's arguments, then the visitor's choices."""
-        if edit_type not in EDIT_TYPES:
-            raise UserError(f"unknown edit type '{edit_type}'; choose one of {', '.join(EDIT_TYPES)}")
+    def fit_settings(self, speed="fast", ft_mode=None, mask_start=None, mask_end=None) -> dict:
+        """The visitor's choices as fit settings (they win over the demo's arguments)."""
         if speed not in SCHEDULES:
             raise UserError(f"unknown speed '{speed}'; choose one of {', '.join(SCHEDULES)}")
-        argv = [str(self.hparams_file(edit_type)), *self.recipe_args, *SCHEDULES[speed],
-                f"--input_wav={input_path}", f"--target_prompt={prompt}", f"--output_folder={folder}",
-                f"--edit_id={edit_id}"]
+        settings = dict(SCHEDULES[speed])
         if ft_mode:
-            argv.append(f"--ft_mode={ft_mode}")
-        if edit_type == "inpainting":
-            argv += [f"--{key}={value:g}" for key, value in (("mask_start", mask_start), ("mask_end", mask_end))
-                     if value is not None]
-        return argv
+            settings["ft_mode"] = ft_mode
+        settings.update({key: float(value) for key, value in (("mask_start", mask_start), ("mask_end", mask_end))
+                         if value is not None})
+        return settings
+
+    def fit(self, folder: Path, edit_type: str, input_path: Path, prompt: str, settings: dict) -> Fit:
+        """The visitor's previous fit when it is of the same clip and settings (and, with ``init: target``,
+        prompt), else a new one, kept for their next edit."""
+        editor = self.editor(edit_type)
+        if edit_type != "inpainting":
+            settings = {k: v for k, v in settings.items() if k not in ("mask_start", "mask_end")}
+        fit = editor.prepare_fit(input_path, target_prompt=prompt, **settings)
+        kept = self.fits.get(folder)
+        if kept is not None and kept.editor is editor and kept.identity == fit.identity:
+            return kept
+        self.fits = {f: other for f, other in self.fits.items() if f.is_dir()}  # visitors gone: their fits too
+        self.fits[folder] = fit.run()
+        return fit
 
     def edit(self, folder: Path, source, edit_type: str, prompt: str, **choices) -> EditOutputs:
-        """Copy ``source`` into ``folder`` and edit it there; ``choices``: ``edit_argv``'s keywords."""
+        """Copy ``source`` into ``folder`` and edit it there; ``choices``: ``fit_settings``'s keywords."""
         if not source:
             raise UserError("no input audio: upload or record a clip, or pick one of the benchmark set")
         source = Path(source)
         self.check_upload(source)
+        prompt = check_prompt(prompt)
+        settings = self.fit_settings(**choices)
+        editor = self.editor(edit_type)
         edit_id = f"edit_{sum(1 for _ in folder.glob('edit_*_input')) + 1}"
         input_path = folder / f"{edit_id}_input" / source.name
         input_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, input_path)
-        argv = self.edit_argv(edit_type, input_path, prompt, folder, edit_id, **choices)
         with messages_naming(input_path, source.name):
-            result = run_edit(self.editors[edit_type], argv)
-        table = [line.split(",") for line in (result.folder / "scores.csv").read_text().splitlines()]
+            kept = self.fits.get(folder)
+            fit = self.fit(folder, edit_type, input_path, prompt, settings)
+            edit = editor.edit(fit, prompt)
+        out = folder / edit_id
+        edit.save(out)
+        table = [line.split(",") for line in (out / "scores.csv").read_text().splitlines()]
         return EditOutputs(
-            etas=result.etas, best_index=result.best_index,
-            wavs=[result.folder / f"edit_eta{eta:.2f}.wav" for eta in result.etas],
-            spectrograms=result.folder / "spectrograms.png", scores_plot=result.folder / "clap_vs_eta.png",
-            table=table,
-            downloads=[result.folder / "best.wav", pack_edit(result.folder), result.folder / "scores.csv"])
+            etas=edit.etas, best_index=edit.best_index, wavs=[out / f"edit_eta{eta:.2f}.wav" for eta in edit.etas],
+            spectrograms=out / "spectrograms.png", scores_plot=out / "clap_vs_eta.png", table=table,
+            downloads=[out / "best.wav", pack_edit(out), out / "scores.csv"], fit_reused=fit is kept)
 
 
 @contextmanager
@@ -422,8 +446,9 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
             return [error_text(err), *blank]
         header, rows = out.table[0], out.table[1:]
         best = dict(zip(header, rows[out.best_index]))
+        reused = " Steps 1-2 came from your previous edit of this clip: sampling only." if out.fit_reused else ""
         status = (f"**Best edit: eta = {out.etas[out.best_index]:g}** (Text {best['text_clap']} + Audio "
-                  f"{best['audio_clap']} = {best['sum']}). Your files are kept until you close this tab, "
+                  f"{best['audio_clap']} = {best['sum']}).{reused} Your files are kept until you close this tab, "
                   f"at most {ttl_seconds / 60:g} minutes after your last edit.")
         players = [gr.update(value=str(w), label=f"eta = {eta:g}" + (" (best)" if i == out.best_index else ""))
                    for i, (eta, w) in enumerate(zip(out.etas, out.wavs))]

@@ -47,6 +47,13 @@ def gap_clip(tmp_path):
     return write_scene_clip(tmp_path / "gap.wav", ["dog", "beep"], seed=2, gap=(0.5, 0.8), background="rain")
 
 
+def edit_folder(out_dir, clip, prompt="a dog barks") -> Path:
+    """Where a recipe writes the edit of ``clip`` towards ``prompt`` when ``--edit_id`` is not given."""
+    from audio_editing.api import prompt_slug
+
+    return Path(out_dir) / f"{Path(clip).stem}_{prompt_slug(prompt)}"
+
+
 def tiny_args(model_dir, out_dir, *extra):
     """Command-line arguments for a recipe on the tiny model, a few steps each."""
     return [f"--backbone_source={model_dir}", f"--output_folder={out_dir}", "--device=cpu",

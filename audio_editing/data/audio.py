@@ -113,6 +113,12 @@ def read_audio(path) -> AudioClip:
     except (sf.LibsndfileError, RuntimeError, TypeError, OSError) as err:
         raise UserError(f"cannot read '{path}' as audio ({str(err).strip().splitlines()[-1]}); "
                         "use a wav, flac or ogg file") from None
+    return audio_clip(data, rate, info.subtype, path)
+
+
+def audio_clip(data: np.ndarray, rate: int, subtype: str, path) -> AudioClip:
+    """An ``AudioClip`` of samples ``data`` [T, channels] (float32) in format ``subtype`` (soundfile's name),
+    checked as ``read_audio`` checks a file (``path`` names it in the messages)."""
     if data.shape[0] == 0:
         raise UserError(f"'{path}' contains no audio samples; use a non-empty recording")
     if data.shape[0] < MIN_SECONDS * rate:
@@ -124,10 +130,10 @@ def read_audio(path) -> AudioClip:
     if peak < SILENCE_PEAK:
         raise UserError(f"'{path}' is silent (every sample is below -140 dBFS); there is nothing to edit")
     full_scale = np.abs(data) >= 0.999
-    if info.subtype.startswith("PCM") and full_scale.mean() > 1e-3:
+    if subtype.startswith("PCM") and full_scale.mean() > 1e-3:
         logger.warning(f"'{path}' looks clipped ({100 * full_scale.mean():.1f}% of samples at full scale); "
                        "it is edited as it is")
-    return AudioClip(torch.from_numpy(np.ascontiguousarray(data.T)), rate, info.subtype)
+    return AudioClip(torch.from_numpy(np.ascontiguousarray(data.T, dtype=np.float32)), rate, subtype)
 
 
 def load_audio(path, sample_rate: int) -> torch.Tensor:

@@ -114,6 +114,7 @@ class BaselineEditor(ImagicEditor):
 
     sweep = "strength"
     method = "baseline"
+    trains = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,7 +123,7 @@ class BaselineEditor(ImagicEditor):
     def sweep_values(self) -> List[float]:
         return self.strengths
 
-    def generate(self, strengths, wav, target_prompt, e_target, clock) -> torch.Tensor:
+    def generate(self, strengths, e_target) -> torch.Tensor:
         """Latents [n_strengths, n_windows, ...]: each window of a long input regenerated in turn."""
         self.compile_unet()
         generator = torch.Generator().manual_seed(self.hparams.seed)
@@ -140,7 +141,6 @@ class BaselineEditor(ImagicEditor):
             self.hparams.train_logger.log_stats(
                 stats_meta={"method": self.method, "strength": strength},
                 train_stats={"latent_mse_to_input": (z.float() - self.z0.float()).pow(2).mean().item()})
-        clock.lap(self.method)
         return latents
 
     def regenerate(self, strengths, e_target: TextCond, generator: torch.Generator, z0: torch.Tensor,
@@ -191,13 +191,18 @@ class FixedOutputEditor(ImagicEditor):
 
     sweep = "strength"
     value = 0.0
+    trains = False
 
     def fixed_output(self, wav: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def edit(self, wav: torch.Tensor, target_prompt: str) -> EditResult:
-        rate = self.modules.backbone.sample_rate
-        output = self.fixed_output(wav.cpu())[None]
+    def fit_input(self, wav: torch.Tensor, target_prompt=None) -> dict:
+        self.wav = wav.cpu()  # nothing to encode or fit
+        return {}
+
+    def sample(self, target_prompt: str) -> EditResult:
+        rate, wav = self.modules.backbone.sample_rate, self.wav
+        output = self.fixed_output(wav)[None]
         wavs = self.compose(wav.cpu(), output, rate)
         result = EditResult(etas=[self.value], wavs=wavs, decoded=output, latents=torch.zeros(1, 0),
                             input_latent=torch.zeros(0), sample_rate=rate, sweep=self.sweep)

@@ -7,7 +7,8 @@
 
 Recipes subclass ``ImagicEditor`` only where their edit type differs (inpainting
 overrides ``check_input``, ``loss_weight``, ``after_denoise_step`` and ``compose``). The baselines
-(``editing/baselines.py``) replace steps 2-4 (``generate``) and keep the rest.
+(``editing/baselines.py``) train nothing (``trains``) and replace step 3 (``generate``). ``fit_input`` (steps
+1-2) and ``sample`` (step 3) run apart, so that one fit serves many prompts (``audio_editing.api``).
 
 **Long inputs** (longer than the backbone's window) are cut into windows overlapping by
 ``window_overlap`` of a window (``audio_editing.data.windows``). Each window gets its own
@@ -318,15 +319,27 @@ class ImagicEditor(sb.Brain):
     def sweep_values(self) -> List[float]:
         return [float(eta) for eta in self.hparams.etas]
 
+    trains = True  # steps 1-2 train something: a fit worth storing (the baselines train nothing)
+
     def edit(self, wav: torch.Tensor, target_prompt: str) -> EditResult:
-        """Edit one waveform [T] at the backbone's rate: one output per sweep value, scored."""
+        """Edit one waveform [T] at the backbone's rate: ``fit_input`` (steps 1-2), then ``sample`` (step 3)."""
+        laps = self.fit_input(wav, target_prompt)
+        result = self.sample(target_prompt)
+        result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in laps.items()})
+        return result
+
+    def fit_input(self, wav: torch.Tensor, target_prompt: Optional[str] = None) -> dict:
+        """Encode the input [T] (backbone's rate) and run steps 1-2, resuming from ``checkpointer``'s
+        checkpoints when there is one. ``target_prompt`` is read only by ``init: target`` (step 1 starts
+        from its embedding). Returns the seconds per phase (encode, embedding, finetune)."""
         backbone = self.modules.backbone
         hp = self.hparams
         clock = PhaseClock(self.device)
         self.losses, self.resumed_from = {}, None
-        # 1. Encode (cached for the whole edit: neither the input nor the prompt changes).
+        # 1. Encode (cached for the fit and every edit of it: the input does not change).
         # The model sees the input at a fixed peak level (one gain for the whole input, so
         # windows keep their relative levels); edits return at the input's level.
+        self.wav = wav.cpu()
         peak = float(wav.abs().max())
         self.gain = hp.input_peak / peak if peak > 0 else 1.0
         window = backbone.window_samples
@@ -338,17 +351,28 @@ class ImagicEditor(sb.Brain):
             self.input_wav = wav.to(self.device) * self.gain
             windows = self.cut_windows(backbone.prepare_audio(self.input_wav[None])[0])
             self.z0 = torch.cat([backbone.encode_audio(part) for part in windows.split(ENCODE_CHUNK)])
-            e_target = backbone.encode_text([target_prompt])
         clock.lap("encode")
+        if self.trains:
+            self.run_fit(wav, target_prompt if self.init == "target" else None, clock)
+        return clock.laps
 
-        # 2.-4. The method's own steps: latents [n_values, n_windows, ...]
+    def sample(self, target_prompt: str) -> EditResult:
+        """Step 3 on the fitted input: one output per sweep value (``generate``), decoded and scored."""
+        backbone = self.modules.backbone
+        hp = self.hparams
+        clock = PhaseClock(self.device)
+        wav, peak = self.wav, float(self.wav.abs().max())
+        with torch.no_grad():
+            e_target = backbone.encode_text([target_prompt])
+
+        # 4. Sample per sweep value: latents [n_values, n_windows, ...]
         values = self.sweep_values()
-        latents = self.generate(values, wav, target_prompt, e_target, clock)
+        latents = self.generate(values, e_target)
         with torch.no_grad():
             decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
             # never louder than full scale (or than the input, a float file over it): not clipped when written
             decoded = limit_peak(self.join_windows(decoded).cpu() / self.gain, max(OUTPUT_PEAK, peak))
-        wavs = self.compose(wav.cpu(), decoded, backbone.sample_rate)
+        wavs = self.compose(wav, decoded, backbone.sample_rate)
         clock.lap("sampling")
 
         # 5. Score
@@ -356,7 +380,7 @@ class ImagicEditor(sb.Brain):
                             input_latent=self.z0.cpu(), sample_rate=backbone.sample_rate,
                             window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
                             resumed_from=self.resumed_from)
-        result.scores = self.score(result.wavs, wav.cpu(), target_prompt, result.sample_rate)
+        result.scores = self.score(result.wavs, wav, target_prompt, result.sample_rate)
         result.metrics["text_clap_input"] = self.input_text_score(wav, target_prompt)
         result.selection, result.text_gain_margin = hp.eta_selection, hp.text_gain_margin
         result.metrics.update(self.reconstruction_metrics(self.join_windows(self.decode_windows(self.z0))))
@@ -366,12 +390,12 @@ class ImagicEditor(sb.Brain):
         result.metrics["unet_compiled"] = is_compiled(backbone.unet)
         return result
 
-    def generate(self, etas: List[float], wav: torch.Tensor, target_prompt: str, e_target: TextCond,
-                 clock: PhaseClock) -> torch.Tensor:
-        """Steps 2-4 of the method, resuming from checkpoints: latents [n_eta, n_windows, ...]."""
+    def run_fit(self, wav: torch.Tensor, fit_prompt: Optional[str], clock: PhaseClock) -> None:
+        """Steps 1-2 on the encoded input, resuming from checkpoints; ``fit_prompt``: the prompt step 1
+        starts from with ``init: target`` (None otherwise). Leaves e_opt in ``self.embedding``."""
         backbone = self.modules.backbone
         hp = self.hparams
-        e_init = self.initial_embedding(e_target)
+        e_init = self.initial_embedding(fit_prompt)
         self.embedding = EmbeddingHolder(e_init.repeat(len(self.window_starts))).to(self.device)
         if hp.ft_mode == "lora":
             backbone.enable_lora(hp.lora_rank, target_modules=getattr(hp, "lora_targets", None))
@@ -381,9 +405,9 @@ class ImagicEditor(sb.Brain):
         lora_lr = getattr(hp, "lora_lr", None) if hp.ft_mode == "lora" else None
         self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr if lora_lr is None else lora_lr)
         self.progress = EditProgress(hp.seed)
-        self.progress.fingerprint = self.fingerprint(wav, target_prompt)
+        self.progress.fingerprint = self.fingerprint(wav, fit_prompt)
         self.last_checkpoint = time.monotonic()
-        self.resumed_from = self.recover()
+        self.resumed_from = self.recover() if self.checkpointer is not None else None
         self.losses = self.progress.losses
 
         # 2. Optimise the embedding (UNet frozen)
@@ -401,10 +425,12 @@ class ImagicEditor(sb.Brain):
         backbone.unet.train()
         self.run_phase("finetune", hp.ft_steps, self.ft_optimizer, lambda: e_opt, "finetuned")
         backbone.unet.eval()
+        backbone.requires_grad_(False)
         clock.lap("finetune")
 
-        # 4. Sample per eta
-        return self.sample_edits(etas, e_target, e_opt)
+    def generate(self, etas: List[float], e_target: TextCond) -> torch.Tensor:
+        """Step 3 of the method from the fit: latents [n_eta, n_windows, ...]."""
+        return self.sample_edits(etas, e_target, self.embedding.cond().detach())
 
     @property
     def init(self) -> str:
@@ -414,12 +440,10 @@ class ImagicEditor(sb.Brain):
         return getattr(self.hparams, "init", "target")
 
     @torch.no_grad()
-    def initial_embedding(self, e_target: TextCond) -> TextCond:
-        """The embedding step 1 starts from (one row): see ``init``."""
-        if self.init == "target":
-            return e_target
-        prompt = "" if self.init == "empty" else self.hparams.source_prompt
-        return self.modules.backbone.encode_text([prompt])
+    def initial_embedding(self, target_prompt: Optional[str]) -> TextCond:
+        """The embedding step 1 starts from (one row): see ``init`` (``target_prompt``: read by ``target`` only)."""
+        prompt = {"target": target_prompt, "empty": "", "source": getattr(self.hparams, "source_prompt", None)}
+        return self.modules.backbone.encode_text([prompt[self.init]])
 
     def compile_unet(self) -> None:
         """``--compile``: ``torch.compile`` the UNet in place (SpeechBrain's ``compile_mode``,
@@ -666,18 +690,19 @@ class ImagicEditor(sb.Brain):
                                                [target_prompt]).item()
 
     # --- checkpoints ---------------------------------------------------------------
-    def identity(self, wav: torch.Tensor, target_prompt: str) -> dict:
-        """What the checkpoints are trained for: the model input, the prompt, the training settings."""
+    def identity(self, wav: torch.Tensor, target_prompt: Optional[str]) -> dict:
+        """What the checkpoints are trained for: the model input, the prompt (left out when None: a fit
+        whose ``init`` does not read it), the training settings."""
         settings = {key: getattr(self.hparams, key, None) for key in FIT_KEYS}
         if self.init != "source":
             settings["source_prompt"] = None  # unused: does not make another fit
         settings = {key: value for key, value in settings.items()
                     if key not in FIT_DEFAULTS or value != FIT_DEFAULTS[key]}
         identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
-                    "target_prompt": target_prompt, **settings}
+                    **({} if target_prompt is None else {"target_prompt": target_prompt}), **settings}
         return json.loads(json.dumps(identity, default=str))  # as it reads back from edit.json
 
-    def fingerprint(self, wav: torch.Tensor, target_prompt: str) -> str:
+    def fingerprint(self, wav: torch.Tensor, target_prompt: Optional[str]) -> str:
         """A short hash of ``identity``: stored with every checkpoint."""
         text = json.dumps(self.identity(wav, target_prompt), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -709,8 +734,10 @@ class ImagicEditor(sb.Brain):
 
     def save_checkpoint(self) -> None:
         """Save, mark the folder complete, then drop the older checkpoint (a kill at any point leaves
-        one complete checkpoint)."""
+        one complete checkpoint). Nothing without a checkpointer (a fit kept in memory)."""
         self.last_checkpoint = time.monotonic()
+        if self.checkpointer is None:
+            return
         checkpoint = self.checkpointer.save_checkpoint(
             meta={"fingerprint": self.progress.fingerprint, "phase": self.progress.phase,
                   "step": self.progress.step}, verbosity=logging.DEBUG)

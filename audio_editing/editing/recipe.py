@@ -11,12 +11,11 @@ import shutil
 from pathlib import Path
 
 import speechbrain as sb
-from speechbrain.utils.checkpoints import Checkpointer
 
-from audio_editing.cli import load_hparams, parse_arguments
-from audio_editing.data.audio import atomic_write, check_audible, read_audio
-from audio_editing.editing.imagic import INITS, SAMPLE_STARTS, SELECTION_RULES, check_resumable
-from audio_editing.editing.outputs import remove_outputs, write_edit_outputs
+from audio_editing.cli import parse_arguments
+from audio_editing.data.audio import atomic_write
+from audio_editing.editing.imagic import INITS, SAMPLE_STARTS, SELECTION_RULES
+from audio_editing.editing.outputs import remove_outputs
 from audio_editing.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -26,15 +25,13 @@ LONG_INPUT = ("window", "error")  # longer than the backbone's window: edit in w
 IDENTITY_FILE = "edit.json"  # what an edit folder holds: written first, checked on every rerun
 EDIT_KEYS = ("input_sha256", "target_prompt")  # what the folder is an edit of; the rest of edit.json: the fit
 
-# Named schedules, as extra recipe flags: ``fast`` is the backbone's hparams file as is; ``paper`` is
+# Named schedules, as hparams: ``fast`` is the backbone's hparams file as is; ``paper`` is
 # the seed paper's (Adam 2e-3 x 500 on the embedding, 1e-6 x 1500 on the UNet, one timestep per
 # step, 200 DDIM steps).
 PAPER_STEPS = {"emb_steps": 500, "ft_steps": 1500, "sample_steps": 200}
-PAPER_SETTINGS = ["--emb_lr=0.002", "--ft_lr=0.000001", "--loss_batch=1"]
-SCHEDULES = {
-    "paper": PAPER_SETTINGS + [f"--{key}={value}" for key, value in PAPER_STEPS.items()],
-    "fast": [],
-}
+PAPER_RATES = {"emb_lr": 0.002, "ft_lr": 0.000001, "loss_batch": 1}
+PAPER_SETTINGS = [f"--{key}={value}" for key, value in PAPER_RATES.items()]
+SCHEDULES = {"paper": {**PAPER_RATES, **PAPER_STEPS}, "fast": {}}  # hparams for Editor.fit
 
 
 def check_etas(etas) -> list:
@@ -160,59 +157,71 @@ def check_long_input(hparams, seconds: float, window_seconds: float, input_path)
 def run_edit(editor_class, argv):
     """Parse ``argv``, edit ``--input_wav`` towards ``--target_prompt``, write outputs.
 
-    Returns the ``EditResult`` (its ``folder`` holds the outputs).
+    Runs through the Python API (``audio_editing.api``): one ``Fit``, one ``Edit``. The edit folder is
+    ``<output_folder>/<edit_id>`` (``edit_id`` by default ``<input name>_<prompt slug>``: each prompt gets its
+    own). With ``init: target`` the fit depends on the prompt and lives in the edit folder; otherwise it
+    lives in ``<output_folder>/fits/<input name>_<fingerprint>/``, where every prompt on the same input with
+    the same fit settings finds it. Returns the ``EditResult`` (its ``folder`` holds the outputs).
     """
+    from audio_editing.api import FIT_FILE, Editor, finished_fit, prompt_slug  # the API uses this module's checks
+
     hparams_file, run_opts, overrides = parse_arguments(argv)
     if "input_wav" in overrides and "edit_id" not in overrides:
-        overrides["edit_id"] = Path(str(overrides["input_wav"])).stem
-    hparams, resolved_yaml = load_hparams(hparams_file, overrides)
+        prompt = str(overrides.get("target_prompt") or "").strip()
+        overrides["edit_id"] = f"{Path(str(overrides['input_wav'])).stem}_{prompt_slug(prompt)}"
+    editor = Editor.from_hparams(hparams_file, overrides, run_opts, editor_class)
+    hparams = editor.hparams
 
     # 1. Check every input before writing anything
-    backbone = hparams["ldm"]
     prompt = check_prompt(hparams["target_prompt"])
-    hparams["target_prompt"] = prompt
-    hparams["etas"] = check_etas(hparams["etas"])
-    check_selection(hparams)
-    check_sampling(hparams)
-    check_init(hparams)
     input_path = Path(hparams["input_wav"])
-    clip = read_audio(input_path)
-    wav = clip.to_model(backbone.sample_rate)
-    check_audible(clip, wav, input_path)
-    check_long_input(hparams, clip.seconds, backbone.window_seconds, input_path)
     edit_folder = Path(hparams["edit_folder"])
     check_output_folder(edit_folder, [input_path])
-    checkpointer_dir = Path(hparams["save_folder"])
-    editor = editor_class(modules={"backbone": backbone}, hparams=hparams, run_opts=run_opts,
-                          checkpointer=None)
-    wav = editor.check_input(wav, clip)
-    identity = editor.identity(wav, prompt)
+    fit = editor.prepare_fit(input_path, target_prompt=prompt)
+    identity = {**fit.identity, "target_prompt": prompt}
+    shared = fit.brain.trains and fit.prompt is None  # a fit for every prompt on this input
+    fit_folder = edit_folder
+    if shared:
+        identity["fit"] = f"fits/{input_path.stem}_{fit.fingerprint}"
+        fit_folder = Path(hparams["output_folder"]) / identity["fit"]
     fit_changes = check_edit_folder(edit_folder, identity)
-    if not fit_changes:
-        check_resumable(checkpointer_dir, editor.fingerprint(wav, prompt))
+    if fit.brain.trains:  # a fit in the edit folder with other settings is replaced (below), not refused
+        fit.use_folder(fit_folder, check=shared or not fit_changes)
+    stored = fit.brain.trains and finished_fit(fit_folder, fit.fingerprint)
 
     # 2. Run
-    refit = bool(fit_changes) and checkpointer_dir.is_dir()
-    if fit_changes:  # the previous fit and its outputs go before edit.json names the new settings
-        shutil.rmtree(checkpointer_dir, ignore_errors=True)
+    refit = bool(fit_changes) and (edit_folder / "save").is_dir()
+    if fit_changes:  # the previous fit in this folder and its outputs go before edit.json names the new settings
+        shutil.rmtree(edit_folder / "save", ignore_errors=True)
+        (edit_folder / FIT_FILE).unlink(missing_ok=True)
         remove_outputs(edit_folder)
     identity["input_wav"] = str(input_path)  # for the message above; not compared (a moved file is the same input)
     atomic_write(edit_folder / IDENTITY_FILE, lambda tmp: Path(tmp).write_text(json.dumps(identity, indent=1)))
     sb.create_experiment_directory(str(edit_folder))
     # SpeechBrain copies the calling module into the experiment folder: here this file, not the user's recipe
     (edit_folder / Path(__file__).name).unlink(missing_ok=True)
-    if refit:
-        changes = ", ".join(f"{key} {then} -> {now}" for key, (then, now) in fit_changes.items())
+    changes = ", ".join(f"{key} {then} -> {now}" for key, (then, now) in fit_changes.items() if key != "fit")
+    if refit and not shared:
         logger.info(f"fit settings changed ({changes}): steps 1-2 run again in {edit_folder}")
-    atomic_write(edit_folder / "hyperparams.yaml", lambda tmp: Path(tmp).write_text(resolved_yaml))
-    editor.checkpointer = Checkpointer(checkpointer_dir)
-    editor.checkpointer.add_recoverable("brain", editor)
-    result = editor.edit(wav, prompt)
+    elif fit_changes:
+        logger.info(f"fit settings changed ({changes}): steps 1-2 from {fit_folder}")
+    if shared and stored:
+        logger.info(f"steps 1-2 reused from {fit_folder} (same input and fit settings); sampling only")
+    elif shared:
+        logger.info(f"steps 1-2 run in {fit_folder}: init={fit.brain.init} does not read the prompt, so every "
+                    "prompt on this input with these fit settings reuses them")
+    elif fit.brain.trains and not stored:
+        logger.info("init=target: the fit depends on the prompt; steps 1-2 run for this prompt")
+    atomic_write(edit_folder / "hyperparams.yaml", lambda tmp: Path(tmp).write_text(editor.resolved_yaml))
+    if not fit.brain.trains:  # the baselines log their sweep into the edit folder
+        fit.brain.hparams.train_logger = hparams["train_logger"]
+    fit.run()
+    edit = editor.edit(fit, prompt)
 
     # 3. Write, at the input's rate, channel count and length
-    result.outputs = editor.compose(clip.samples, clip.from_model(result.decoded, result.sample_rate),
-                                    clip.sample_rate)
-    best = write_edit_outputs(edit_folder, result, wav, backbone.logmel, prompt, clip)
+    result = edit.result
+    result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in fit.seconds.items()})
+    best = edit.save(edit_folder)
     i = result.best_index
     logger.info(f"best eta {result.etas[i]:g}: text {result.scores['text_clap'][i]:.3f}, "
                 f"audio {result.scores['audio_clap'][i]:.3f} -> {best}")

@@ -112,8 +112,8 @@ class InpaintingEditor(ImagicEditor):
     hold = "observed"  # the latent frames held to the input's in sampling: observed | span | none
     checks = None  # the eta=0 checks' samples {"free": [T], "span_held": [T]}; baselines have none
 
-    def generate(self, etas, wav, target_prompt, e_target, clock):
-        latents = super().generate(etas, wav, target_prompt, e_target, clock)
+    def generate(self, etas, e_target):
+        latents = super().generate(etas, e_target)
         self.checks = None
         if self.hparams.free_eta0_check:
             self.checks, e_opt = {}, self.embedding.cond().detach()
@@ -151,8 +151,8 @@ class InpaintingEditor(ImagicEditor):
             metrics["vae_mel_snr_observed"] = self.observed_mel_snr(vae_wav)
         return metrics
 
-    def edit(self, wav, target_prompt):
-        result = super().edit(wav, target_prompt)
+    def sample(self, target_prompt):
+        result = super().sample(target_prompt)
         result.metrics["span_seconds"] = self.span
         return result
 

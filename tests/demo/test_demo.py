@@ -31,14 +31,14 @@ def editor(tiny_model_dir):
                       max_upload_mb=0.1, manifest=REPO / "benchmarks/toy_world/manifest.json")
 
 
-def test_edit_argv_puts_the_visitors_choices_after_the_demos_arguments(editor, tmp_path):
-    argv = editor.edit_argv("inpainting", tmp_path / "in.wav", "a dog barks", tmp_path, "edit_1", speed="paper",
-                            ft_mode="lora", mask_start=0.5, mask_end=None)
-    assert argv[0] == str(REPO / "hparams/inpainting.yaml")
-    assert argv.index("--emb_steps=2") < argv.index(SCHEDULES["paper"][0])  # the preset wins over the demo's
-    assert argv[-3:] == ["--edit_id=edit_1", "--ft_mode=lora", "--mask_start=0.5"]
+def test_the_visitors_choices_are_fit_settings_over_the_demos_arguments(editor):
+    settings = editor.fit_settings(speed="paper", ft_mode="lora", mask_start=0.5, mask_end=None)
+    assert settings == {**SCHEDULES["paper"], "ft_mode": "lora", "mask_start": 0.5}
+    assert editor.editors["addition"].hparams["emb_steps"] == 2  # the demo's argument, under the preset
+    with pytest.raises(UserError, match="unknown speed"):
+        editor.fit_settings(speed="warp")
     with pytest.raises(UserError, match="unknown edit type"):
-        editor.edit_argv("remix", tmp_path / "in.wav", "x", tmp_path, "edit_1")
+        editor.editor("remix")
 
 
 def test_an_edit_runs_the_recipe_and_packs_its_outputs(editor, tmp_path):
@@ -56,8 +56,29 @@ def test_an_edit_runs_the_recipe_and_packs_its_outputs(editor, tmp_path):
     assert {"edit_1/best.wav", "edit_1/scores.csv", "edit_1/edit_eta1.00.wav"} <= names
     assert not any("/save/" in n for n in names)
     assert clip.is_file() and (folder / "edit_1_input" / "knock.wav").is_file()  # the upload is copied, not moved
-    # A second edit gets a folder of its own
-    assert editor.edit(folder, clip, "addition", "a door is knocked").wavs[0].parent.name == "edit_2"
+    # A second edit gets a folder of its own; with init=target (the default) the new prompt is fitted again
+    second = editor.edit(folder, clip, "addition", "a door is knocked")
+    assert second.wavs[0].parent.name == "edit_2" and not second.fit_reused
+
+
+def test_a_visitors_fit_is_kept_while_they_try_prompts(editor, tmp_path, monkeypatch):
+    from audio_editing.editing.imagic import ImagicEditor
+
+    clip = write_scene_clip(tmp_path / "knock.wav", ["knock"], seed=1)
+    folder = tmp_path / "visitor"
+    folder.mkdir()
+    steps = []
+    original = ImagicEditor.fit_batch
+    monkeypatch.setattr(ImagicEditor, "fit_batch", lambda self, batch: steps.append(1) or original(self, batch))
+    addition = editor.editor("addition")
+    monkeypatch.setitem(addition.hparams, "init", "empty")  # a start of step 1 that does not read the prompt
+    first = editor.edit(folder, clip, "addition", "a dog barks while a door is knocked")
+    fitted = len(steps)
+    second = editor.edit(folder, clip, "addition", "a siren wails while a door is knocked")
+    assert fitted == 4 and len(steps) == fitted and second.fit_reused and not first.fit_reused
+    assert second.wavs[0].parent.name == "edit_2"
+    other = editor.edit(folder, clip, "addition", "a siren wails", speed="fast", ft_mode="lora")
+    assert not other.fit_reused and len(steps) == 2 * fitted  # another fit setting: fitted again
 
 
 def test_bad_files_give_the_command_lines_messages_with_the_files_name(editor, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, tiny_args
+from tests.conftest import REPO, edit_folder, tiny_args
 
 ROWS = list(csv.DictReader(open(Path(__file__).parent / "recipes.csv")))
 OUTPUTS = ("input.wav", "edit_eta0.00.wav", "edit_eta1.00.wav", "best.wav", "scores.csv",
@@ -25,7 +25,7 @@ def test_recipe_runs_and_writes_every_output(row, request, tiny_model_dir, tmp_p
            *row["extra_flags"].split()]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    folder = tmp_path / "out" / clip.stem
+    folder = edit_folder(tmp_path / "out", clip, row["target_prompt"])
     missing = [name for name in OUTPUTS if not (folder / name).is_file()]
     assert not missing, missing
     assert list((folder / "save").glob("CKPT*/embedding.ckpt"))

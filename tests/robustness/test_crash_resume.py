@@ -15,7 +15,7 @@ import yaml
 
 from audio_editing.editing.imagic import COMPLETE, ImagicEditor
 from audio_editing.editing.recipe import run_edit
-from tests.conftest import REPO, tiny_args
+from tests.conftest import REPO, edit_folder, tiny_args
 
 OUTPUTS = ("edit_eta0.00.wav", "edit_eta1.00.wav", "best.wav", "scores.csv")
 
@@ -65,7 +65,8 @@ def finetune_checkpoint_step(save_folder):
 def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_model_dir, tmp_path):
     clip = float_clip(tmp_path / "clip.wav")
     killed_dir, reference_dir = tmp_path / "killed", tmp_path / "reference"
-    save_folder = killed_dir / "clip" / "save"
+    killed, reference = edit_folder(killed_dir, clip), edit_folder(reference_dir, clip)
+    save_folder = killed / "save"
 
     # 1. Start an edit and SIGKILL it once a fine-tuning checkpoint at step >= 2 is complete
     run = subprocess.Popen(edit_command(clip, tiny_model_dir, killed_dir), cwd=REPO, env=subprocess_env(),
@@ -78,7 +79,7 @@ def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_mo
     run.send_signal(signal.SIGKILL)
     run.wait()
     assert run.returncode == -signal.SIGKILL
-    assert not (killed_dir / "clip" / "best.wav").exists()
+    assert not (killed / "best.wav").exists()
 
     # 2. Rerun the same command: it resumes from the checkpoint
     for out_dir in (killed_dir, reference_dir):
@@ -86,7 +87,7 @@ def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_mo
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
 
-    log = (killed_dir / "clip" / "train_log.txt").read_text().splitlines()
+    log = (killed / "train_log.txt").read_text().splitlines()
     resumed = [i for i, line in enumerate(log) if line.startswith("resumed_from: finetune step")]
     assert len(resumed) == 1, log
     step = int(log[resumed[0]].rsplit(" ", 1)[1])
@@ -96,8 +97,8 @@ def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_mo
     assert sum(line.startswith("phase: embedding") for line in log) == 4  # step 1 ran once
 
     # 3. The outputs are those of an uninterrupted run, to the bit
-    assert same_outputs(killed_dir / "clip", reference_dir / "clip")
-    assert sf.info(str(reference_dir / "clip" / "best.wav")).subtype == "FLOAT"
+    assert same_outputs(killed, reference)
+    assert sf.info(str(reference / "best.wav")).subtype == "FLOAT"
 
 
 def test_same_seed_and_inputs_give_bit_identical_outputs(tiny_model_dir, tmp_path):
@@ -106,4 +107,4 @@ def test_same_seed_and_inputs_give_bit_identical_outputs(tiny_model_dir, tmp_pat
                                        *tiny_args(tiny_model_dir, tmp_path / name)]) for name in ("a", "b")]
     assert torch.equal(results[0].outputs, results[1].outputs)
     assert results[0].scores == results[1].scores
-    assert same_outputs(tmp_path / "a" / "clip", tmp_path / "b" / "clip")
+    assert same_outputs(edit_folder(tmp_path / "a", clip), edit_folder(tmp_path / "b", clip))

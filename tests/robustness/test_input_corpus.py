@@ -19,7 +19,7 @@ from audio_editing.cli import run_cli
 from audio_editing.data.audio import OUTPUT_PEAK
 from audio_editing.editing.recipe import run_edit
 from audio_editing.evaluation.batch import recipe_editor
-from tests.conftest import REPO, TINY_SECONDS, tiny_args, write_scene_clip
+from tests.conftest import REPO, TINY_SECONDS, edit_folder, tiny_args, write_scene_clip
 from tests.robustness.conftest import signal
 
 FAST = ("--emb_steps=2", "--ft_steps=2", "--sample_steps=3")
@@ -209,12 +209,14 @@ def test_bad_output_folder_is_one_error_line_and_nothing_written(case, tiny_mode
     elif case == "input_inside_edit_folder":
         args += [f"--output_folder={tmp_path.parent}", f"--edit_id={tmp_path.name}"]
         message = "lies in the output folder"
-    elif case == "folder_of_another_edit":
+    elif case == "folder_of_another_edit":  # the default edit_id names the prompt: here one is given
+        args.append("--edit_id=good")
         status, _ = run_recipe("addition", args, capsys)
         assert status == 0
         args.append("--target_prompt=a siren wails")
         message = "holds a different edit (it differs in target_prompt: 'a dog barks'"
     else:
+        args.append("--edit_id=good")
         (tmp_path / "out" / "good").mkdir(parents=True)
         (tmp_path / "out" / "good" / "best.wav").write_text("my own file")
         message = "already holds files that are not an edit's"
@@ -252,7 +254,8 @@ def test_valid_input_is_edited_at_its_own_rate_layout_and_length(case, recipe, k
     status, stderr = run_recipe(recipe, [f"--input_wav={source}", "--target_prompt=a dog barks",
                                          *tiny_args(tiny_model_dir, tmp_path / "out"), *FAST, *flags], capsys)
     assert status == 0, stderr[-5:]
-    folder = tmp_path / "out" / source.stem
+    prompts = [flag.split("=", 1)[1] for flag in flags if flag.startswith("--target_prompt=")]
+    folder = edit_folder(tmp_path / "out", source, *prompts[-1:])
     frames = sf.info(str(source)).frames
     for name in ("edit_eta0.00.wav", "edit_eta1.00.wav", "best.wav"):
         info = sf.info(str(folder / name))
@@ -283,7 +286,7 @@ def test_level_goes_back_to_the_inputs(tiny_model_dir, tmp_path, capsys):
         status, stderr = run_recipe("addition", [f"--input_wav={source}", "--target_prompt=a dog barks",
                                                  *tiny_args(tiny_model_dir, tmp_path / "out"), *FAST], capsys)
         assert status == 0, stderr[-5:]
-        edits[scale] = sf.read(str(tmp_path / "out" / source.stem / "edit_eta1.00.wav"), dtype="float32")[0]
+        edits[scale] = sf.read(str(edit_folder(tmp_path / "out", source) / "edit_eta1.00.wav"), dtype="float32")[0]
     quiet = edits[2.0 ** -14]
     assert np.array_equal(edits[2.0 ** -13] / 2.0 ** -13, quiet / 2.0 ** -14)  # far below full scale: exact
     loudness = np.abs(quiet).max() / 2.0 ** -14  # the edit's peak per unit of input scale, before any limit
