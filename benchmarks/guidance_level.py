@@ -80,6 +80,7 @@ def main(argv=None):
     print(f"{'':34s} {'rms':>7s} {'x ref':>6s} {'peak':>6s} {'log-mel max':>12s}")
     for name, row in rows.items():
         print(f"{name:34s} {row['rms']:7.3f} {row['rms'] / base:6.2f} {row['peak']:6.2f} {row['logmel_max']:12.2f}")
+    return rows
 
 
 if __name__ == "__main__":
