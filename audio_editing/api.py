@@ -137,8 +137,10 @@ class Fit:
         return self
 
     def run(self) -> "Fit":
-        """Run steps 1-2 (or load them from ``folder``); returns this fit."""
+        """Run steps 1-2 (or load them from ``folder``); returns this fit (at once if it has run)."""
         brain, editor = self.brain, self.editor
+        if self.done:
+            return self
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write(self.folder / FIT_FILE, lambda tmp: Path(tmp).write_text(json.dumps(self.identity, indent=1)))

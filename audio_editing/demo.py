@@ -51,7 +51,7 @@ COOKIE = "audio_editing_visitor"
 # Set by the demo for each edit, so not accepted on its command line.
 PER_EDIT_KEYS = ("input_wav", "target_prompt", "output_folder", "edit_id", "mask_start", "mask_end")
 # What the zip of one edit holds (the checkpoint folder stays out).
-ZIPPED = ("input.wav", "edit_eta*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png")
+ZIPPED = ("input.wav", "edit_eta*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png", "edit.json")
 EDIT_TYPE_LABELS = {"addition": "addition (prompt: the whole new scene)",
                     "style_transfer": "style transfer (prompt: the new sound)",
                     "inpainting": "inpainting (prompt: the sound for the blank span)"}
@@ -374,6 +374,9 @@ class DemoEditor:
             edit = editor.edit(fit, prompt)
         out = folder / edit_id
         edit.save(out)
+        about = {"input": source.name, "edit_type": edit_type, "target_prompt": prompt, **settings,
+                 "steps_1_2": "reused" if fit is kept else "run"}
+        atomic_write(out / "edit.json", lambda tmp: Path(tmp).write_text(json.dumps(about, indent=1)))
         table = [line.split(",") for line in (out / "scores.csv").read_text().splitlines()]
         return EditOutputs(
             etas=edit.etas, best_index=edit.best_index, wavs=[out / f"edit_eta{eta:.2f}.wav" for eta in edit.etas],

@@ -197,7 +197,7 @@ class FixedOutputEditor(ImagicEditor):
         raise NotImplementedError
 
     def fit_input(self, wav: torch.Tensor, target_prompt=None) -> dict:
-        self.wav = wav.cpu()  # nothing to encode or fit
+        self.wav, self.losses, self.resumed_from = wav.cpu(), {}, None  # nothing to encode or fit
         return {}
 
     def sample(self, target_prompt: str) -> EditResult:

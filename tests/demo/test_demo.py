@@ -53,7 +53,7 @@ def test_an_edit_runs_the_recipe_and_packs_its_outputs(editor, tmp_path):
     assert out.table[0][:4] == ["eta", "text_clap", "audio_clap", "sum"] and len(out.table) == 4
     with zipfile.ZipFile(out.downloads[1]) as archive:
         names = set(archive.namelist())
-    assert {"edit_1/best.wav", "edit_1/scores.csv", "edit_1/edit_eta1.00.wav"} <= names
+    assert {"edit_1/best.wav", "edit_1/scores.csv", "edit_1/edit_eta1.00.wav", "edit_1/edit.json"} <= names
     assert not any("/save/" in n for n in names)
     assert clip.is_file() and (folder / "edit_1_input" / "knock.wav").is_file()  # the upload is copied, not moved
     # A second edit gets a folder of its own; with init=target (the default) the new prompt is fitted again

@@ -1,5 +1,6 @@
 """The web demo in a real (headless) browser: one visitor's edit end to end, then two visitors at once."""
 
+import json
 import time
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def test_two_visitors_edit_at_once_and_see_only_their_own_files(demo_server, ope
     assert all(str(folder_b) in u for u in players_b + downloads_b)
     # Each prompt reached its own visitor's edit only
     for folder, prompt in ((folder_a, prompts[0]), (folder_b, prompts[1])):
-        assert f"target_prompt: {prompt}" in (folder / "edit_1" / "hyperparams.yaml").read_text()
+        assert json.loads((folder / "edit_1" / "edit.json").read_text())["target_prompt"] == prompt
     # A visitor's files are theirs alone: the other browser, and a client without the cookie, get 403
     import urllib.error
     import urllib.request
