@@ -168,3 +168,9 @@ def test_the_api_takes_a_tensor_and_its_rate_like_the_file(api_editor, clip):
         api_editor.prepare_fit(torch.from_numpy(samples))
     with pytest.raises(UserError, match="silent"):
         api_editor.prepare_fit(torch.zeros(16000), 16000)
+
+
+def test_importing_the_package_stays_light():
+    code = "import sys, audio_editing; assert 'torch' not in sys.modules; print(audio_editing.__all__)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Editor" in done.stdout, done.stderr[-2000:]
