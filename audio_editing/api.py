@@ -285,10 +285,14 @@ class Editor:
         return fit.run()
 
     def fresh_unet(self) -> torch.nn.Module:
-        """Put a copy of the pretrained UNet into the backbone for a new fit to train, and return it."""
+        """Put a copy of the pretrained UNet into the backbone for a new fit to train, and return it.
+
+        The pretrained UNet itself waits in host memory, so a process with one fit (a recipe run)
+        holds one UNet on the accelerator, as before the API (TANGO's is 3.5 GB in fp32)."""
+        device = next(self.backbone.unet.parameters()).device
         if self.pretrained_unet is None:
-            self.pretrained_unet = self.backbone.unet
-        self.backbone.unet = copy.deepcopy(self.pretrained_unet)
+            self.pretrained_unet = self.backbone.unet.to("cpu")
+        self.backbone.unet = copy.deepcopy(self.pretrained_unet).to(device)
         return self.backbone.unet
 
     def edit(self, fit: Fit, target_prompt: str, etas: Optional[List[float]] = None, **settings) -> Edit:
