@@ -155,13 +155,20 @@ def check_long_input(hparams, seconds: float, window_seconds: float, input_path)
 
 
 def run_edit(editor_class, argv):
-    """Parse ``argv``, edit ``--input_wav`` towards ``--target_prompt``, write outputs.
+    """Parse ``argv``, edit ``--input_wav`` towards ``--target_prompt``, write outputs (``recipe_edit``).
+    Returns the ``EditResult`` (its ``folder`` holds the outputs)."""
+    return recipe_edit(editor_class, argv).result
+
+
+def recipe_edit(editor_class, argv):
+    """What ``run_edit`` does, returning the ``api.Edit`` (its ``fit`` and the fit's ``editor`` stay loaded:
+    ``benchmarks/edit_speed.py`` edits them with a further prompt).
 
     Runs through the Python API (``audio_editing.api``): one ``Fit``, one ``Edit``. The edit folder is
     ``<output_folder>/<edit_id>`` (``edit_id`` by default ``<input name>_<prompt slug>``: each prompt gets its
     own). With ``init: target`` the fit depends on the prompt and lives in the edit folder; otherwise it
     lives in ``<output_folder>/fits/<input name>_<fingerprint>/``, where every prompt on the same input with
-    the same fit settings finds it. Returns the ``EditResult`` (its ``folder`` holds the outputs).
+    the same fit settings finds it.
     """
     from audio_editing.api import FIT_FILE, Editor, finished_fit, prompt_slug  # the API uses this module's checks
 
@@ -227,4 +234,4 @@ def run_edit(editor_class, argv):
                 f"audio {result.scores['audio_clap'][i]:.3f} -> {best}")
     print(f"best edit (eta={result.etas[i]:g}): {best}")
     result.folder = edit_folder
-    return result
+    return edit
