@@ -32,6 +32,11 @@ PAPER_STEPS = {"emb_steps": 500, "ft_steps": 1500, "sample_steps": 200}
 PAPER_RATES = {"emb_lr": 0.002, "ft_lr": 0.000001, "loss_batch": 1}
 PAPER_SETTINGS = [f"--{key}={value}" for key, value in PAPER_RATES.items()]
 SCHEDULES = {"paper": {**PAPER_RATES, **PAPER_STEPS}, "fast": {}}  # hparams for Editor.fit
+# The paper's whole configuration (the batch evaluator's ``imagic_paper`` rows): its schedule, full
+# fine-tuning, step 1 from the target prompt, step 3 from fresh noise with guidance 3 at every eta,
+# and the eta with the highest Text + Audio.
+PAPER_METHOD = {**SCHEDULES["paper"], "ft_mode": "full", "init": "target", "sample_start": "noise",
+                "guidance_scale": 3.0, "eta0_guidance_scale": None, "eta_selection": "max_sum"}
 
 
 def check_etas(etas) -> list:

@@ -1,6 +1,7 @@
 """Batch evaluation over a manifest: every clip through each method, scores and a Table-1 summary.
 
-Methods: ``imagic`` (full fine-tuning), ``imagic_lora``, and the baselines ``sdedit``,
+Methods: ``imagic`` (the recipes' defaults), ``imagic_paper`` (the paper's configuration,
+``recipe.PAPER_METHOD``), ``imagic_lora``, and the baselines ``sdedit``,
 ``ddpm_inversion`` and ``inversion_free`` (``editing/baselines.py``), all on the recipes' backbone, each clip edited
 by its edit type's editor (so inpainting keeps its observed audio whatever the method); and two
 rows that are not edits, ``identity`` (the input unchanged) and ``reference`` (the reference edit).
@@ -41,6 +42,7 @@ from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
 from audio_editing.editing.baselines import BASELINES, FIXED_OUTPUTS, with_edit_type, with_reference
 from audio_editing.editing.imagic import select_index
+from audio_editing.editing.recipe import PAPER_METHOD
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
 from audio_editing.evaluation.distributed import Shard
@@ -49,7 +51,10 @@ from audio_editing.plots import plot_mean_scores_vs_sweep, plot_tradeoff
 
 EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
-METHODS = {"imagic": [], "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [], "inversion_free": [],
+# (imagic: the recipes' defaults; imagic_paper: the paper's configuration, recipe.PAPER_METHOD)
+METHODS = {"imagic": [], "imagic_paper": [f"--{key}={'null' if value is None else value}"
+                                          for key, value in PAPER_METHOD.items()],
+           "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [], "inversion_free": [],
            "identity": [], "reference": []}
 JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
 SETTINGS_FILE = "evaluate.json"

@@ -317,3 +317,16 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == written
     with pytest.raises(UserError, match="needs a judge"):
         batch.rejudge(entries, out, None)
+
+
+def test_imagic_paper_rows_run_the_papers_configuration():
+    from audio_editing.cli import load_hparams, parse_arguments
+    from audio_editing.editing.recipe import PAPER_METHOD
+
+    argv = ["hparams/addition.yaml", *batch.METHODS["imagic_paper"], "--input_wav=x.wav", "--target_prompt=a dog barks",
+            "--edit_id=x"]
+    hparams_file, _, overrides = parse_arguments(argv)
+    hparams, _ = load_hparams(hparams_file, overrides)
+    assert {key: hparams[key] for key in PAPER_METHOD} == PAPER_METHOD
+    assert (hparams["emb_steps"], hparams["ft_steps"], hparams["sample_steps"], hparams["ft_lr"]) == (500, 1500, 200, 1e-6)
+    assert hparams["eta_selection"] == "max_sum" and hparams["init"] == "target"
