@@ -351,6 +351,7 @@ class ImagicEditor(sb.Brain):
             self.input_wav = wav.to(self.device) * self.gain
             windows = self.cut_windows(backbone.prepare_audio(self.input_wav[None])[0])
             self.z0 = torch.cat([backbone.encode_audio(part) for part in windows.split(ENCODE_CHUNK)])
+        self.vae_wav = None  # decode(z0), the input's VAE round trip: decoded by the first edit, kept for the next
         clock.lap("encode")
         if self.trains:
             self.run_fit(wav, target_prompt if self.init == "target" else None, clock)
@@ -383,7 +384,10 @@ class ImagicEditor(sb.Brain):
         result.scores = self.score(result.wavs, wav, target_prompt, result.sample_rate)
         result.metrics["text_clap_input"] = self.input_text_score(wav, target_prompt)
         result.selection, result.text_gain_margin = hp.eta_selection, hp.text_gain_margin
-        result.metrics.update(self.reconstruction_metrics(self.join_windows(self.decode_windows(self.z0))))
+        if self.vae_wav is None:
+            with torch.no_grad():
+                self.vae_wav = self.join_windows(self.decode_windows(self.z0))
+        result.metrics.update(self.reconstruction_metrics(self.vae_wav))
         clock.lap("scoring")
         result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
         result.metrics.update({f"steps_{phase}": n for phase, n in self.losses.get("steps", {}).items()})

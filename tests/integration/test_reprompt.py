@@ -141,6 +141,18 @@ def test_the_apis_fit_and_two_edits_equal_the_command_lines(api_editor, tiny_mod
         assert (tmp_path / "api" / prompt / "scores.csv").read_text() == (folder / "scores.csv").read_text()
 
 
+def test_a_further_prompt_does_not_decode_the_inputs_vae_round_trip_again(api_editor, clip, monkeypatch):
+    fit = api_editor.fit(clip)
+    decoded = []
+    real = ImagicEditor.decode_windows
+    monkeypatch.setattr(ImagicEditor, "decode_windows", lambda self, z: decoded.append(len(z)) or real(self, z))
+    first = api_editor.edit(fit, "a dog barks")
+    assert decoded == [2, 1]  # the two etas, then the input's latent (vae_mel_snr)
+    second = api_editor.edit(fit, "a siren wails")
+    assert decoded == [2, 1, 2]
+    assert second.result.metrics["vae_mel_snr"] == first.result.metrics["vae_mel_snr"]
+
+
 def test_the_api_refuses_a_fit_of_another_prompt_and_misplaced_settings(api_editor, clip):
     with pytest.raises(UserError, match="pass target_prompt=... to fit"):
         api_editor.fit(clip, init="target")
