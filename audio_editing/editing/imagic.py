@@ -321,13 +321,6 @@ class ImagicEditor(sb.Brain):
 
     trains = True  # steps 1-2 train something: a fit worth storing (the baselines train nothing)
 
-    def edit(self, wav: torch.Tensor, target_prompt: str) -> EditResult:
-        """Edit one waveform [T] at the backbone's rate: ``fit_input`` (steps 1-2), then ``sample`` (step 3)."""
-        laps = self.fit_input(wav, target_prompt)
-        result = self.sample(target_prompt)
-        result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in laps.items()})
-        return result
-
     def fit_input(self, wav: torch.Tensor, target_prompt: Optional[str] = None) -> dict:
         """Encode the input [T] (backbone's rate) and run steps 1-2, resuming from ``checkpointer``'s
         checkpoints when there is one. ``target_prompt`` is read only by ``init: target`` (step 1 starts
