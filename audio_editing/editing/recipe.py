@@ -28,9 +28,20 @@ EDIT_KEYS = ("input_sha256", "target_prompt")  # what the folder is an edit of; 
 # Named schedules, as hparams: ``fast`` is the backbone's hparams file as is; ``paper`` is
 # the seed paper's (Adam 2e-3 x 500 on the embedding, 1e-6 x 1500 on the UNet, one timestep per
 # step, 200 DDIM steps).
+def as_flags(settings: dict) -> list:
+    """Hparams as command-line overrides (None as YAML's null).
+
+    Example
+    -------
+    >>> as_flags({"ft_lr": 0.000001, "eta0_guidance_scale": None})
+    ['--ft_lr=1e-06', '--eta0_guidance_scale=null']
+    """
+    return [f"--{key}={'null' if value is None else value}" for key, value in settings.items()]
+
+
 PAPER_STEPS = {"emb_steps": 500, "ft_steps": 1500, "sample_steps": 200}
 PAPER_RATES = {"emb_lr": 0.002, "ft_lr": 0.000001, "loss_batch": 1}
-PAPER_SETTINGS = [f"--{key}={value}" for key, value in PAPER_RATES.items()]
+PAPER_SETTINGS = as_flags(PAPER_RATES)
 SCHEDULES = {"paper": {**PAPER_RATES, **PAPER_STEPS}, "fast": {}}  # hparams for Editor.fit
 # The paper's whole configuration (the batch evaluator's ``imagic_paper`` rows): its schedule, full
 # fine-tuning, step 1 from the target prompt, step 3 from fresh noise with guidance 3 at every eta,

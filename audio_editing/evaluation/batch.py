@@ -42,7 +42,7 @@ from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
 from audio_editing.editing.baselines import BASELINES, FIXED_OUTPUTS, with_edit_type, with_reference
 from audio_editing.editing.imagic import select_index
-from audio_editing.editing.recipe import PAPER_METHOD
+from audio_editing.editing.recipe import PAPER_METHOD, as_flags
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
 from audio_editing.evaluation.distributed import Shard
@@ -52,8 +52,7 @@ from audio_editing.plots import plot_mean_scores_vs_sweep, plot_tradeoff
 EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
 # (imagic: the recipes' defaults; imagic_paper: the paper's configuration, recipe.PAPER_METHOD)
-METHODS = {"imagic": [], "imagic_paper": [f"--{key}={'null' if value is None else value}"
-                                          for key, value in PAPER_METHOD.items()],
+METHODS = {"imagic": [], "imagic_paper": as_flags(PAPER_METHOD),
            "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [], "inversion_free": [],
            "identity": [], "reference": []}
 JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
