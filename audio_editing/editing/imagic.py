@@ -213,7 +213,7 @@ class EditResult:
         return select_index(self.scores, self.selection, self.metrics.get("text_clap_input"), self.text_gain_margin)
 
 
-SELECTION_RULES = ("max_sum", "text_gain")
+SELECTION_RULES = ("max_sum", "text_gain", "max_text")
 
 
 def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
@@ -223,7 +223,9 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     ``max_sum`` (the paper): the highest Text + Audio. It can choose a non-edit: the input
     itself scores Text(input) + 1. ``text_gain``: the highest Text + Audio among the values whose
     Text score beats the input's by at least ``margin`` (edits), and the highest Text when none
-    does. Neither looks at anything but the scorer's numbers.
+    does. ``max_text``: the highest Text, whatever it costs the Audio score (the edit that follows
+    the prompt most; keeping the input is left to eta's range). None looks at anything but the
+    scorer's numbers.
 
     Example
     -------
@@ -231,10 +233,14 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     >>> scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
     >>> select_index(scores, "max_sum"), select_index(scores, "text_gain", text_input=0.58, margin=0.1)
     (0, 2)
+    >>> select_index(scores, "max_text")
+    3
     """
     values = range(len(scores["text_clap"]))
     if rule == "max_sum":
         return max(values, key=lambda i: scores["sum"][i])
+    if rule == "max_text":
+        return max(values, key=lambda i: scores["text_clap"][i])
     if rule != "text_gain":
         raise UserError(f"unknown eta_selection {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
     if text_input is None:

@@ -310,3 +310,12 @@ def test_selection_rules_choose_from_the_scores_and_text_gain_never_the_input():
     assert select_index(scores, "text_gain", text_input=0.50, margin=0.2) == 3
     # nothing gains enough: the most edited value (highest Text), not the input-like one
     assert select_index(scores, "text_gain", text_input=0.9, margin=0.05) == 3
+
+
+def test_max_text_selection_follows_the_prompt_whatever_the_audio_score():
+    from audio_editing.editing.imagic import select_index
+
+    scores = {"text_clap": [0.50, 0.81, 0.80, 0.79], "audio_clap": [0.98, 0.40, 0.90, 0.95]}
+    scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
+    assert select_index(scores, "max_text") == 1
+    assert select_index(scores, "text_gain", text_input=0.50, margin=0.1) == 3  # the rule it differs from

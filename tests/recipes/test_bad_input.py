@@ -38,7 +38,7 @@ CASES = [  # (input kind, recipe, extra flags, words the message must contain)
     ("good", "addition", ["--etas=[0,2.5]"], "outside [0, 1.5]"),
     ("good", "addition", ["--target_prompt=   "], "empty"),
     ("good", "addition", ["--backbone=nonexistent"], "unknown backbone"),
-    ("good", "style_transfer", ["--eta_selection=best_clap"], "--eta_selection must be one of max_sum, text_gain"),
+    ("good", "style_transfer", ["--eta_selection=best_clap"], "--eta_selection must be one of max_sum, text_gain, max_text"),
     ("good", "addition", ["--text_gain_margin=lots"], "--text_gain_margin must be a number"),
     ("good", "inpainting", ["--mask_start=0.5", "--mask_end=9"], "outside the clip"),
     ("no_gap", "inpainting", [], "no blank span"),
