@@ -277,7 +277,7 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 
 # rules compared on the judge (the first is the paper's); a margin is a Text gain over the input
 SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
-                       ("text_gain", 0.15))
+                       ("text_gain", 0.15), ("max_text", 0.0))
 
 
 def sweeps_by_clip(per_eta: List[dict]) -> Dict[tuple, List[dict]]:
@@ -297,11 +297,11 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
                   if r.get("text_clap_input") not in (None, "", "None")}
     if not sweeps or not text_input:
         return []
-    names = [rule if rule == "max_sum" else f"{rule} {margin:g}" for rule, margin in SELECTIONS_COMPARED]
+    names = [f"{rule} {margin:g}" if rule == "text_gain" else rule for rule, margin in SELECTIONS_COMPARED]
     lines = ["## Selection rules, judged", "",
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
              "paper's, highest Text + Audio; `text_gain m`: the highest Text + Audio among the values whose Text "
-             "beats the input's by m, else the highest Text), and at the best value of each clip's sweep (no rule "
+             "beats the input's by m, else the highest Text; `max_text`: the highest Text), and at the best value of each clip's sweep (no rule "
              "can do better).", "",
              "| edit type | method | clips | " + " | ".join(names) + " | best of sweep |",
              "|" + "---|" * (len(names) + 4)]
