@@ -25,9 +25,7 @@ LONG_INPUT = ("window", "error")  # longer than the backbone's window: edit in w
 IDENTITY_FILE = "edit.json"  # what an edit folder holds: written first, checked on every rerun
 EDIT_KEYS = ("input_sha256", "target_prompt")  # what the folder is an edit of; the rest of edit.json: the fit
 
-# Named schedules, as hparams: ``fast`` is the backbone's hparams file as is; ``paper`` is
-# the seed paper's (Adam 2e-3 x 500 on the embedding, 1e-6 x 1500 on the UNet, one timestep per
-# step, 200 DDIM steps).
+
 def as_flags(settings: dict) -> list:
     """Hparams as command-line overrides (None as YAML's null).
 
@@ -39,6 +37,9 @@ def as_flags(settings: dict) -> list:
     return [f"--{key}={'null' if value is None else value}" for key, value in settings.items()]
 
 
+# Named schedules, as hparams: ``fast`` is the backbone's hparams file as is; ``paper`` is
+# the seed paper's (Adam 2e-3 x 500 on the embedding, 1e-6 x 1500 on the UNet, one timestep per
+# step, 200 DDIM steps).
 PAPER_STEPS = {"emb_steps": 500, "ft_steps": 1500, "sample_steps": 200}
 PAPER_RATES = {"emb_lr": 0.002, "ft_lr": 0.000001, "loss_batch": 1}
 PAPER_SETTINGS = as_flags(PAPER_RATES)
