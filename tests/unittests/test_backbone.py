@@ -117,3 +117,15 @@ def test_pooled_text_token_is_the_masked_mean_of_the_states():
     for row in range(2):
         real = plain.hidden[row, plain.mask[row].bool()]
         torch.testing.assert_close(pooled.hidden[row, 0], real.mean(0))  # padding does not count
+
+
+def test_loading_a_model_folder_prints_no_weight_loading_bar(backbone, tmp_path, capfd):
+    from transformers.utils import logging as hf_logging
+
+    backbone.save_pretrained(tmp_path / "model")
+    capfd.readouterr()
+    hf_logging.enable_progress_bar()
+    ToyBackbone.from_pretrained(str(tmp_path / "model"))
+    out, err = capfd.readouterr()
+    assert "Loading weights" not in out + err
+    assert hf_logging.is_progress_bar_enabled()  # a download elsewhere still shows its progress
