@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import OUTPUT_PEAK, atomic_write, limit_peak
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
-from audio_editing.editing.inversion import ddpm_noise_maps, inversion_free, regenerate_from_maps
+from audio_editing.editing.inversion import ddpm_noise_maps, inversion_free_rows, regenerate_from_maps
 from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
@@ -580,7 +580,7 @@ class ImagicEditor(sb.Brain):
                 bar.update(hp.sample_steps)
                 continue
             if self.sample_start == "inversion_free":
-                latents.append(self.sample_inversion_free(window, e_opt_window, etas, e_target))
+                latents.append(self.sample_inversion_free(window, e_opt_window, conds, scales))
                 bar.update(hp.sample_steps)
                 continue
             both = TextCond.cat([backbone.null_cond(conds), conds])
@@ -626,23 +626,20 @@ class ImagicEditor(sb.Brain):
                                         float(getattr(hp, "inversion_strength", 1.0)), scales,
                                         lambda z, next_t: self.after_denoise_step(z, next_t, window))
 
-    def sample_inversion_free(self, window: int, e_opt: TextCond, etas: List[float],
-                              e_target: TextCond) -> torch.Tensor:
+    def sample_inversion_free(self, window: int, e_opt: TextCond, conds: TextCond,
+                              scales: torch.Tensor) -> torch.Tensor:
         """Step 3 without a sampling path of its own: inversion-free editing
-        (:func:`~audio_editing.editing.inversion.inversion_free`) of window ``window``'s latent under the
-        fine-tuned model, from ``e_opt`` (which that model reconstructs the input with) towards each eta's
-        interpolated embedding, over the last ``inversion_strength`` of the steps. Every eta shares one
-        noise sequence; eta=0 returns the input latent (the two predictions cancel)."""
+        (:func:`~audio_editing.editing.inversion.inversion_free_rows`) of window ``window``'s latent under
+        the fine-tuned model, from ``e_opt`` (which that model reconstructs the input with) towards each
+        row of ``conds`` (one eta's interpolated embedding each, guided by its row of ``scales``), over
+        the last ``inversion_strength`` of the steps. Every eta shares one noise path from the seed, in
+        one batch; eta=0 returns the input latent (the two predictions cancel)."""
         backbone, hp = self.modules.backbone, self.hparams
-        z0 = self.z0[window: window + 1]
-        strength = float(getattr(hp, "inversion_strength", 1.0))
-        rows = []
         with self.evaluation_ctx:
-            for eta, scale in zip(etas, self.guidance_scales(etas)):
-                rows.append(inversion_free(backbone, z0, e_opt, e_opt.lerp(e_target, eta), [strength],
-                                           hp.sample_steps, scale, torch.Generator().manual_seed(hp.seed),
-                                           lambda z, next_t: self.after_denoise_step(z, next_t, window)))
-        return torch.cat(rows)
+            return inversion_free_rows(backbone, self.z0[window: window + 1], e_opt, conds,
+                                       float(getattr(hp, "inversion_strength", 1.0)), hp.sample_steps, scales,
+                                       torch.Generator().manual_seed(hp.seed),
+                                       lambda z, next_t: self.after_denoise_step(z, next_t, window))
 
     def guidance_scales(self, etas: List[float]) -> List[float]:
         """Classifier-free guidance scale of each eta's sample.

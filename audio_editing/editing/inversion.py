@@ -96,7 +96,9 @@ def inversion_free(backbone, z0: torch.Tensor, source: TextCond, target: TextCon
         z_edit += (sigma_next - sigma_t) * (eps_target(z_edit + sigma_t n) - eps_source(z0 + sigma_t n))
 
     Strength s runs the last ``round(s * steps)`` steps: 0 returns ``z0``; with ``target`` equal to
-    ``source`` every strength returns ``z0`` (the two predictions cancel).
+    ``source`` every strength returns ``z0`` (the two predictions cancel). The strengths run one after
+    another from ``generator`` (each its own noise); :func:`inversion_free_rows` edits towards many
+    targets on one noise path.
 
     Example
     -------
@@ -108,31 +110,43 @@ def inversion_free(backbone, z0: torch.Tensor, source: TextCond, target: TextCon
     >>> bool((out - z0).abs().max() < 1e-5)
     True
     """
+    return torch.cat([inversion_free_rows(backbone, z0, source, target, strength, steps, guidance_scale, generator,
+                                          after_step)
+                      for strength in tqdm(strengths, desc="inversion-free", disable=not progress,
+                                           dynamic_ncols=True)])
+
+
+def inversion_free_rows(backbone, z0: torch.Tensor, source: TextCond, targets: TextCond, strength: float,
+                        steps: int, guidance_scale, generator: torch.Generator,
+                        after_step: AfterStep = unconstrained) -> torch.Tensor:
+    """Inversion-free editing of one latent ``z0`` [1, ...] towards each row of ``targets`` at once:
+    latents [targets.batch_size, ...] over the last ``round(strength * steps)`` steps (see
+    :func:`inversion_free`). Every row shares one noise path drawn from ``generator``, so the source
+    prediction is computed once per step and the rows' target predictions in one batch: the same
+    latents as editing towards each row on its own from the same seed, for the cost of about half.
+    ``guidance_scale``: a float, or one per row ([n, 1, 1, 1]).
+    """
     scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
     scheduler.set_timesteps(steps, device=z0.device)
     timesteps = scheduler.timesteps
     alpha_bars = scheduler.alphas_cumprod.to(z0.device, torch.float32)
     source_pair = TextCond.cat([backbone.null_cond(source), source])
-    target_pair = TextCond.cat([backbone.null_cond(target), target])
+    target_pair = TextCond.cat([backbone.null_cond(targets), targets])
     z0 = z0.float()
+    z = z0.expand(targets.batch_size, *z0.shape[1:]).clone()
 
     def eps(z_t, t, pair):
         return noise_prediction(backbone, guided_output(backbone, scheduler, z_t, t, pair, guidance_scale),
                                 z_t, alpha_bars[t])
 
-    latents = []
-    for strength in tqdm(strengths, desc="inversion-free", disable=not progress, dynamic_ncols=True):
-        start = len(timesteps) - steps_for(strength, len(timesteps))
-        z = z0.clone()
-        for i in range(start, len(timesteps)):
-            t = timesteps[i]
-            next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
-            ab = alpha_bars[t]
-            sigma = ((1 - ab) / ab).sqrt()
-            sigma_next = ((1 - alpha_bars[next_t]) / alpha_bars[next_t]).sqrt() if next_t is not None else 0.0
-            n = torch.randn(z0.shape, generator=generator).to(z0)
-            source_t, target_t = ab.sqrt() * (z0 + sigma * n), ab.sqrt() * (z + sigma * n)
-            z = z + (sigma_next - sigma) * (eps(target_t, t, target_pair) - eps(source_t, t, source_pair))
-            z = after_step(z, None)  # the edit lives in clean-latent space: a constraint holds clean values
-        latents.append(z)
-    return torch.cat(latents)
+    for i in range(len(timesteps) - steps_for(strength, len(timesteps)), len(timesteps)):
+        t = timesteps[i]
+        next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
+        ab = alpha_bars[t]
+        sigma = ((1 - ab) / ab).sqrt()
+        sigma_next = ((1 - alpha_bars[next_t]) / alpha_bars[next_t]).sqrt() if next_t is not None else 0.0
+        n = torch.randn(z0.shape, generator=generator).to(z0)
+        source_t, target_t = ab.sqrt() * (z0 + sigma * n), ab.sqrt() * (z + sigma * n)
+        z = z + (sigma_next - sigma) * (eps(target_t, t, target_pair) - eps(source_t, t, source_pair))
+        z = after_step(z, None)  # the edit lives in clean-latent space: a constraint holds clean values
+    return z

@@ -7,8 +7,10 @@ import soundfile as sf
 import torch
 from diffusers import DDIMScheduler
 
+from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import load_audio
 from audio_editing.editing.baselines import BASELINES, ddpm_inversion, inversion_free, sdedit
+from audio_editing.editing.inversion import inversion_free_rows
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import method_editor
@@ -69,6 +71,21 @@ def test_inversion_free_moves_only_by_the_difference_of_the_two_conditions(backb
     errors = relative_error(edited, z0)
     assert torch.equal(edited[0], z0[0])
     assert 0 < errors[1] < errors[2], errors
+
+
+@torch.no_grad()
+def test_inversion_free_rows_in_one_batch_equal_each_row_edited_alone_from_the_same_seed(backbone, input_latent):
+    z0 = input_latent
+    source = backbone.encode_text(["a dog barks"])
+    targets = TextCond.cat([source.lerp(backbone.encode_text(["a siren wails"]), eta) for eta in (0.0, 0.7, 1.2)])
+    scales = torch.tensor([1.0, 2.5, 3.0]).view(-1, 1, 1, 1)
+    batched = inversion_free_rows(backbone, z0, source, targets, 0.8, 10, scales, torch.Generator().manual_seed(3))
+    alone = torch.cat([inversion_free_rows(backbone, z0, source, targets.map(lambda x: x[i: i + 1]), 0.8, 10,
+                                           float(scales[i]), torch.Generator().manual_seed(3)) for i in range(3)])
+    assert batched.shape == alone.shape == (3, *z0.shape[1:])
+    assert (batched - alone).abs().max() < 1e-5
+    assert (batched[0] - z0[0]).abs().max() < 1e-5  # the source itself: the input back
+    assert relative_error(batched, z0)[2] > 1e-4  # the others moved
 
 
 def baseline_edit(method, clip, model_dir, out_dir, edit_type="addition", *extra):
