@@ -550,7 +550,8 @@ class ImagicEditor(sb.Brain):
                         and self.checkpoint_due()):
                     self.save_checkpoint()
         progress.losses.setdefault("steps", {})[phase] = progress.step
-        self.record_eval_loss(milestone, cond_fn())
+        if steps > 0:  # no step taken: the model and condition of the milestone before
+            self.record_eval_loss(milestone, cond_fn())
         progress.phase, progress.step = PHASES[PHASES.index(phase) + 1], 0
         self.save_checkpoint()  # whatever the interval
 

@@ -42,6 +42,7 @@ def test_eta0_reconstructs_and_eta1_edits(tmp_path):
     result = run_edit(ImagicEditor, [
         "hparams/style_transfer.yaml", f"--input_wav={clip}", "--target_prompt=an alarm beeps three times",
         f"--output_folder={tmp_path}",  # the default schedule: short ones do not reconstruct
+        "--ft_steps=100", "--sample_start=noise",  # steps 1+2 and fresh noise: the fit itself must reconstruct
         "--etas=[0,1]", "--noprogressbar", "--device=cpu"])
     distance = ((result.latents - result.input_latent) ** 2).flatten(1).mean(1)
     assert distance[0] < distance[1], distance

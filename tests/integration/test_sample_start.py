@@ -33,3 +33,17 @@ def test_bad_sampling_start_is_refused_before_writing(clip, tiny_model_dir, tmp_
     with pytest.raises(UserError, match=message):
         edit(clip, tiny_model_dir, tmp_path / "out", override)
     assert not (tmp_path / "out").exists()
+
+
+def test_style_transfer_default_fits_the_embedding_only_and_returns_the_input_at_eta_0(clip, tiny_model_dir,
+                                                                                         tmp_path):
+    """The style-transfer recipe's default on the embedded family: step 1, no step 2 (hparams
+    backbone_schedule), step 3 from the input's DDPM noise maps."""
+    args = [a for a in tiny_args(tiny_model_dir, tmp_path, "--etas=[0,1]") if not a.startswith("--ft_steps")]
+    result = run_edit(ImagicEditor, ["hparams/style_transfer.yaml", f"--input_wav={clip}",
+                                     "--target_prompt=a dog barks", *args])
+    assert result.losses["steps"] == {"embedding": 4, "finetune": 0}
+    assert "e_opt" in result.losses["eval"] and "finetuned" not in result.losses["eval"]
+    latents, z0 = result.latents.float(), result.input_latent.float()
+    assert torch.allclose(latents[0], z0, atol=1e-4), (latents[0] - z0).abs().max()
+    assert (latents[1] - z0).pow(2).mean() > 1e-8
