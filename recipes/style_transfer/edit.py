@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Style transfer: render the input's events (their onsets and rhythm) as another sound.
 
-Runs the three steps of the shared editor and keeps the eta with the best
-Text-CLAP + Audio-CLAP; the prompt describes the new sound.
+Runs the shared editor with this edit type's hparams (on the embedded model: step 1 only, step 3
+from the input's DDPM noise maps, the eta with the highest Text-CLAP); the prompt describes the new
+sound.
 
 To run (from the repo root)::
 
@@ -19,7 +20,8 @@ from audio_editing.editing.recipe import run_edit
 
 
 class StyleTransferEditor(ImagicEditor):
-    """Style transfer needs nothing beyond the shared editor: eta trades the input's timbre for the prompt's."""
+    """Style transfer needs nothing beyond the shared editor and its hparams: eta trades the input's timbre for
+    the prompt's."""
 
 
 if __name__ == "__main__":
