@@ -134,7 +134,8 @@ class TrainableUNetState:
     """Checkpoints only what step 2 trains: the LoRA adapter, or the whole UNet when fully fine-tuned.
 
     A fully fine-tuned UNet is written only once step 2 has changed it (``progress`` is past its
-    first step): before that it equals the pretrained one, and for a TANGO-size model the copy is 3.5 GB.
+    first step; never with ``ft_steps: 0``): before that it equals the pretrained one, and for a
+    TANGO-size model the copy is 3.5 GB.
     """
 
     def __init__(self, unet, mode: str, progress: "EditProgress"):
@@ -142,7 +143,9 @@ class TrainableUNetState:
 
     def changed(self) -> bool:
         phase, step = self.progress.phase, self.progress.step
-        return phase == "done" or (phase == "finetune" and step > 0)
+        if phase == "done":
+            step = self.progress.losses.get("steps", {}).get("finetune", 0)
+        return phase in ("finetune", "done") and step > 0
 
     def state_dict(self):
         if self.mode == "lora":

@@ -44,6 +44,8 @@ def test_style_transfer_default_fits_the_embedding_only_and_returns_the_input_at
                                      "--target_prompt=a dog barks", *args])
     assert result.losses["steps"] == {"embedding": 4, "finetune": 0}
     assert "e_opt" in result.losses["eval"] and "finetuned" not in result.losses["eval"]
+    unet_files = list((result.folder / "save").glob("CKPT*/unet.ckpt"))
+    assert unet_files and all(torch.load(f) == {} for f in unet_files)  # the pretrained UNet is not copied
     latents, z0 = result.latents.float(), result.input_latent.float()
     assert torch.allclose(latents[0], z0, atol=1e-4), (latents[0] - z0).abs().max()
     assert (latents[1] - z0).pow(2).mean() > 1e-8
