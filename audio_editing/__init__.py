@@ -10,6 +10,12 @@ def _no_figure_saver_warning(record: logging.LogRecord) -> bool:
 
 logging.getLogger("speechbrain.utils.train_logger").addFilter(_no_figure_saver_warning)
 
+# SpeechBrain's run log (log.txt) records every logger at DEBUG. These libraries' DEBUG output (numba's
+# bytecode dumps, matplotlib's font search: about 290 kB per edit) says nothing about the run.
+QUIET_LOGGERS = ("numba", "matplotlib", "PIL", "h5py", "fsspec", "urllib3", "filelock", "httpx")
+for _name in QUIET_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 __all__ = ["Editor", "Fit", "Edit"]
 
 

@@ -31,6 +31,9 @@ def test_recipe_runs_and_writes_every_output(row, request, tiny_model_dir, tmp_p
     assert list((folder / "save").glob("CKPT*/embedding.ckpt"))
     assert not list(folder.rglob("*.py"))  # SpeechBrain's copy of the calling module is removed
     assert "torchvision" not in done.stdout + done.stderr  # SpeechBrain's warning, filtered: we save no figures
+    log = (folder / "log.txt").read_text()
+    noise = [line for line in log.splitlines() if " - numba." in line or " - matplotlib." in line]
+    assert not noise, noise[:3]  # other libraries' DEBUG output stays out of the run log
 
 
 def test_every_recipe_has_hparams_readme_and_a_test_row():
