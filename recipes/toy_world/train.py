@@ -24,13 +24,14 @@ autocast), ``--max_grad_norm``, ``--noprogressbar``. Then measure the model with
 
 import time
 
+# audio_editing before speechbrain: importing it quiets SpeechBrain's import-time torchvision warning.
+from audio_editing.cli import run_cli
+from audio_editing.toy_world.train import init_model_folder, train_toy_world
+
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import infer_device
 from speechbrain.utils.train_logger import FileTrainLogger
-
-from audio_editing.cli import run_cli
-from audio_editing.toy_world.train import init_model_folder, train_toy_world
 
 
 def main(argv):

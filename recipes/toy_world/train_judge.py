@@ -25,18 +25,19 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-import speechbrain as sb
-import torch
-from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.train_logger import FileTrainLogger
-
+# audio_editing before speechbrain: importing it quiets SpeechBrain's import-time torchvision warning.
 from audio_editing import toy_world
 from audio_editing.cli import run_cli
 from audio_editing.toy_world.judge import Detection, SoundEventDetector
 from audio_editing.toy_world.judge_train import JudgeClips, make_judge_clips, train_judge, tune_post_processing
 from audio_editing.toy_world.model import ToyBackbone
 from audio_editing.toy_world.train import OptimisationSettings
+
+import numpy as np
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.train_logger import FileTrainLogger
 
 DATA_KEYS = ("seed", "backbone_source", "num_train_clips", "num_train_vae", "num_train_vocoded", "num_valid_clips")
 

@@ -109,6 +109,7 @@ def test_init_model_that_is_not_a_model_gives_a_clear_error(tmp_path):
     assert run.returncode != 0
     assert "is not a toy_world model folder" in run.stderr
     assert "Traceback" not in run.stderr
+    assert "torchvision" not in run.stdout + run.stderr  # SpeechBrain's import-time warning, filtered
     assert not (tmp_path / "out" / "model").exists()
 
 
