@@ -199,6 +199,10 @@ def save_components(folder, vae, unet, scheduler, config, text_encoder=None, tok
     folder.mkdir(parents=True, exist_ok=True)
     for name, part in (("vae", vae), ("unet", unet)):
         (copy.deepcopy(part).half() if half else part).save_pretrained(folder / name)
+        # from_pretrained records where a part was loaded from: a path of the machine that wrote the folder
+        part_config = json.loads((folder / name / "config.json").read_text())
+        if part_config.pop("_name_or_path", None) is not None:
+            (folder / name / "config.json").write_text(json.dumps(part_config, indent=2, sort_keys=True) + "\n")
     scheduler.save_pretrained(folder / "scheduler")
     if not config["text_encoder"].startswith("pkg:"):
         text_encoder.save_pretrained(folder / config["text_encoder"])

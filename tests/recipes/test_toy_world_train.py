@@ -47,6 +47,8 @@ def test_model_folder_loads_and_generates(trained):
     assert wav.shape == (1, backbone.window_samples)
     assert torch.isfinite(wav).all()
     assert torch.isfinite(clap.text_scores(wav, backbone.sample_rate, ["a dog barks"])).all()
+    for config in (trained / "model").rglob("*.json"):  # a shipped folder names no path of the training machine
+        assert str(trained) not in config.read_text() and "_name_or_path" not in config.read_text(), config
 
 
 def test_vae_loss_fell(trained):
