@@ -29,7 +29,6 @@ setup(
         "sed_eval>=0.2.1",  # the judge's event- and segment-based F1 (DCASE's metric library)
         "setuptools<81",  # sed_eval's dcase_util imports pkg_resources, gone from setuptools 81
         "mir_eval>=0.8",  # onset F-measure
-        "librosa>=0.10",  # onset detection
     ],
     extras_require={
         # selenium drives the system's chromium in tests/demo; hypothesis: tests/robustness

@@ -1,6 +1,8 @@
-"""Onset detection (librosa) and onset F1 with a 50 ms window (mir_eval)."""
+"""Onset detection (mel spectral flux, our own peak picking) and onset F1 with a 50 ms window (mir_eval)."""
 
 import json
+import subprocess
+import sys
 
 import mir_eval
 import numpy as np
@@ -74,3 +76,19 @@ def test_each_onset_is_matched_once_and_silence_agrees_with_silence():
     assert onset_f1(torch.zeros(RATE), torch.zeros(2, RATE), RATE) == [1.0, 1.0]
     assert onset_f1(torch.zeros(RATE), burst_track([0.3], seconds=1.0)[None], RATE) == [0.0]
     assert np.isclose(onset_f1_from_times([0.1, 0.9], [0.1]), 2 / 3)
+
+
+def test_scoring_onsets_compiles_nothing():
+    """Onset F1 runs in every edit's scoring, in every rank of a batch: it must not go through numba.
+
+    librosa's peak picking did: compiled on first use into a cache inside site-packages, which two
+    ``torchrun`` ranks starting at once corrupted, and every later edit died with a segfault.
+    """
+    code = ("import sys, torch\n"
+            "from audio_editing.evaluation.metrics import onset_f1\n"
+            "wav = torch.zeros(16000); wav[4000:4800] = 0.5\n"
+            "assert onset_f1(wav, wav[None], 16000) == [1.0]\n"
+            "print(sorted(m for m in ('numba', 'librosa') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", done.stdout
