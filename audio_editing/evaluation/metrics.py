@@ -60,7 +60,7 @@ def pick_peaks(envelope: np.ndarray, half_max: int, half_mean: int, delta: float
     >>> pick_peaks(np.array([0, 1.0, 0, 0, 0, 0.5, 0.6, 0, 0]), half_max=1, half_mean=2, delta=0.2)
     [1, 6]
     """
-    frames, last, n = [], -math.inf, len(envelope)
+    frames, last = [], -math.inf
     for i, value in enumerate(envelope):
         if value != envelope[max(0, i - half_max): i + half_max + 1].max():
             continue
