@@ -89,7 +89,7 @@ class PhaseClock:
         if self.cuda:
             torch.cuda.synchronize()
         now = time.perf_counter()
-        self.laps[name] = now - self.last
+        self.laps[name] = self.laps.get(name, 0.0) + now - self.last  # a phase run twice adds up
         self.last = now
 
 
@@ -210,25 +210,55 @@ class EditResult:
 
     selection: str = "max_sum"  # how best_index chooses (``select_index``)
     text_gain_margin: float = 0.1
+    onset_weight: float = 0.3
 
     @property
     def best_index(self) -> int:
-        return select_index(self.scores, self.selection, self.metrics.get("text_clap_input"), self.text_gain_margin)
+        return select_index(self.scores, self.selection, self.metrics.get("text_clap_input"), self.text_gain_margin,
+                            self.onset_weight)
+
+    def selection_key(self):
+        """The rule's key of the chosen value (``selection_keys``): which of two sweeps chose better."""
+        return selection_keys(self.scores, self.selection, self.metrics.get("text_clap_input"), self.text_gain_margin,
+                              self.onset_weight)[self.best_index]
 
 
-SELECTION_RULES = ("max_sum", "text_gain", "max_text")
+SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset")
+
+
+def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
+                   margin: float = 0.1, onset_weight: float = 0.3) -> list:
+    """What ``rule`` maximises, one comparable key per sweep value (see :func:`select_index`).
+
+    Keys of two sweeps of one clip compare too: the value with the highest key over both is the one
+    the rule would choose from their union (``inversion_strength`` with several strengths).
+    """
+    text = scores["text_clap"]
+    if rule == "max_sum":
+        return list(scores["sum"])
+    if rule == "max_text":
+        return list(text)
+    if rule == "text_onset":
+        return [t + onset_weight * o for t, o in zip(text, scores["onset_f1"])]
+    if rule != "text_gain":
+        raise UserError(f"unknown eta_selection {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
+    if text_input is None:
+        raise ValueError("text_gain selection needs the input's Text score")
+    # an edit (Text gains the margin) by its Sum, above every non-edit by its Text
+    return [(1, total) if t - text_input >= margin else (0, t) for t, total in zip(text, scores["sum"])]
 
 
 def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
-                 margin: float = 0.1) -> int:
+                 margin: float = 0.1, onset_weight: float = 0.3) -> int:
     """Index of the chosen sweep value.
 
     ``max_sum`` (the paper): the highest Text + Audio. It can choose a non-edit: the input
     itself scores Text(input) + 1. ``text_gain``: the highest Text + Audio among the values whose
     Text score beats the input's by at least ``margin`` (edits), and the highest Text when none
     does. ``max_text``: the highest Text, whatever it costs the Audio score (the edit that follows
-    the prompt most; keeping the input is left to eta's range). None looks at anything but the
-    scorer's numbers.
+    the prompt most; keeping the input is left to eta's range). ``text_onset``: the highest
+    Text + ``onset_weight`` x onset F1 to the input (style transfer: follow the prompt and keep the
+    input's onsets). None looks at anything but the scorer's and the signal's numbers.
 
     Example
     -------
@@ -238,20 +268,11 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     (0, 2)
     >>> select_index(scores, "max_text")
     3
+    >>> select_index({**scores, "onset_f1": [1.0, 1.0, 0.9, 0.4]}, "text_onset", onset_weight=0.3)
+    2
     """
-    values = range(len(scores["text_clap"]))
-    if rule == "max_sum":
-        return max(values, key=lambda i: scores["sum"][i])
-    if rule == "max_text":
-        return max(values, key=lambda i: scores["text_clap"][i])
-    if rule != "text_gain":
-        raise UserError(f"unknown eta_selection {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
-    if text_input is None:
-        raise ValueError("text_gain selection needs the input's Text score")
-    gaining = [i for i in values if scores["text_clap"][i] - text_input >= margin]
-    if not gaining:
-        return max(values, key=lambda i: scores["text_clap"][i])
-    return max(gaining, key=lambda i: scores["sum"][i])
+    keys = selection_keys(scores, rule, text_input, margin, onset_weight)
+    return max(range(len(keys)), key=keys.__getitem__)
 
 
 class ImagicEditor(sb.Brain):
@@ -368,24 +389,37 @@ class ImagicEditor(sb.Brain):
         with torch.no_grad():
             e_target = backbone.encode_text([target_prompt])
 
-        # 4. Sample per sweep value: latents [n_values, n_windows, ...]
+        # 4. Sample per sweep value: latents [n_values, n_windows, ...]; with several inversion strengths one
+        # sweep each, and the sweep holding the value the selection rule prefers over all of them is kept
         values = self.sweep_values()
-        latents = self.generate(values, e_target)
-        with torch.no_grad():
-            decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
-            # never louder than full scale (or than the input, a float file over it): not clipped when written
-            decoded = limit_peak(self.join_windows(decoded).cpu() / self.gain, max(OUTPUT_PEAK, peak))
-        wavs = self.compose(wav, decoded, backbone.sample_rate)
-        clock.lap("sampling")
+        text_input = self.input_text_score(wav, target_prompt)
+        result = None
+        for strength in self.inversion_strengths:
+            self.strength = strength
+            latents = self.generate(values, e_target)
+            with torch.no_grad():
+                decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
+                # never louder than full scale (or than the input, a float file over it): not clipped when written
+                decoded = limit_peak(self.join_windows(decoded).cpu() / self.gain, max(OUTPUT_PEAK, peak))
+            wavs = self.compose(wav, decoded, backbone.sample_rate)
+            clock.lap("sampling")
 
-        # 5. Score
-        result = EditResult(etas=values, wavs=wavs.cpu(), decoded=decoded, latents=latents.cpu(),
-                            input_latent=self.z0.cpu(), sample_rate=backbone.sample_rate,
-                            window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
-                            resumed_from=self.resumed_from)
-        result.scores = self.score(result.wavs, wav, target_prompt, result.sample_rate)
-        result.metrics["text_clap_input"] = self.input_text_score(wav, target_prompt)
-        result.selection, result.text_gain_margin = hp.eta_selection, hp.text_gain_margin
+            # 5. Score
+            swept = EditResult(etas=values, wavs=wavs.cpu(), decoded=decoded, latents=latents.cpu(),
+                               input_latent=self.z0.cpu(), sample_rate=backbone.sample_rate,
+                               window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
+                               resumed_from=self.resumed_from, selection=hp.eta_selection,
+                               text_gain_margin=hp.text_gain_margin,
+                               onset_weight=float(getattr(hp, "onset_weight", 0.3)))
+            swept.scores = self.score(swept.wavs, wav, target_prompt, swept.sample_rate)
+            swept.metrics["text_clap_input"] = text_input
+            if strength is not None and len(self.inversion_strengths) > 1:
+                swept.metrics["inversion_strength"] = strength
+                logger.info(f"inversion strength {strength:g}: best {self.sweep} "
+                            f"{swept.etas[swept.best_index]:g}, text {swept.scores['text_clap'][swept.best_index]:.3f}")
+            if result is None or swept.selection_key() > result.selection_key():
+                result = swept
+            clock.lap("scoring")
         if self.vae_wav is None:
             with torch.no_grad():
                 self.vae_wav = self.join_windows(self.decode_windows(self.z0))
@@ -614,6 +648,22 @@ class ImagicEditor(sb.Brain):
         checked with the other inputs before anything is written (``recipe.check_sampling``)."""
         return getattr(self.hparams, "sample_start", "noise")
 
+    @property
+    def inversion_strengths(self) -> List[Optional[float]]:
+        """The strengths step 3 regenerates at from the inverted input (``inversion_strength``: a number, or a
+        list for one sweep per strength, the best kept); ``[None]`` where step 3 starts from noise."""
+        if self.sweep != "eta" or self.sample_start == "noise":
+            return [None]
+        strengths = getattr(self.hparams, "inversion_strength", 1.0)
+        return [float(x) for x in strengths] if isinstance(strengths, (list, tuple)) else [float(strengths)]
+
+    @property
+    def current_strength(self) -> float:
+        """The strength the sweep being sampled regenerates at (the first of ``inversion_strengths`` outside
+        ``sample``)."""
+        strength = getattr(self, "strength", None)
+        return strength if strength is not None else self.inversion_strengths[0]
+
     def sample_from_inversion(self, window: int, e_opt: TextCond, conds: TextCond, scales: torch.Tensor,
                               generator: torch.Generator) -> torch.Tensor:
         """Step 3 anchored on the input: invert window ``window``'s latent under the fine-tuned model and
@@ -626,8 +676,7 @@ class ImagicEditor(sb.Brain):
         with self.evaluation_ctx:
             noisy, maps = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], e_opt,
                                           float(hp.guidance_scale), generator)
-            return regenerate_from_maps(backbone, scheduler, noisy, maps, conds,
-                                        float(getattr(hp, "inversion_strength", 1.0)), scales,
+            return regenerate_from_maps(backbone, scheduler, noisy, maps, conds, self.current_strength, scales,
                                         lambda z, next_t: self.after_denoise_step(z, next_t, window))
 
     def sample_inversion_free(self, window: int, e_opt: TextCond, conds: TextCond,
@@ -641,7 +690,7 @@ class ImagicEditor(sb.Brain):
         backbone, hp = self.modules.backbone, self.hparams
         with self.evaluation_ctx:
             return inversion_free_rows(backbone, self.z0[window: window + 1], e_opt, conds,
-                                       float(getattr(hp, "inversion_strength", 1.0)), hp.sample_steps, scales,
+                                       self.current_strength, hp.sample_steps, scales,
                                        torch.Generator().manual_seed(hp.seed),
                                        lambda z, next_t: self.after_denoise_step(z, next_t, window))
 

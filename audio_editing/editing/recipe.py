@@ -72,24 +72,29 @@ def check_etas(etas) -> list:
 
 
 def check_selection(hparams) -> None:
-    """``eta_selection`` names a rule and ``text_gain_margin`` is a number."""
+    """``eta_selection`` names a rule; ``text_gain_margin`` and ``onset_weight`` are numbers."""
     if hparams.get("eta_selection") not in SELECTION_RULES:
         raise UserError(f"--eta_selection must be one of {', '.join(SELECTION_RULES)}, "
                         f"got {hparams.get('eta_selection')!r}")
     if not isinstance(hparams.get("text_gain_margin"), (int, float)):
         raise UserError(f"--text_gain_margin must be a number (a Text-score gain such as 0.05), "
                         f"got {hparams.get('text_gain_margin')!r}")
+    if not isinstance(hparams.get("onset_weight", 0.3), (int, float)):
+        raise UserError(f"--onset_weight must be a number (the weight of onset F1 beside the Text score, such as "
+                        f"0.3), got {hparams.get('onset_weight')!r}")
 
 
 def check_sampling(hparams) -> None:
-    """``sample_start`` names a start of step 3 and ``inversion_strength`` is in (0, 1]."""
+    """``sample_start`` names a start of step 3 and ``inversion_strength`` is in (0, 1] (or a list of such)."""
     start = hparams.get("sample_start", "noise")
     if start not in SAMPLE_STARTS:
         raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}, got {start!r}")
-    strength = hparams.get("inversion_strength", 1.0)
-    if not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+    strengths = hparams.get("inversion_strength", 1.0)
+    listed = strengths if isinstance(strengths, (list, tuple)) else [strengths]
+    if not listed or not all(isinstance(x, (int, float)) and 0 < x <= 1 for x in listed):
         raise UserError(f"--inversion_strength must be a number in (0, 1] (the share of the sampling steps "
-                        f"regenerated from the inverted input, or edited inversion-free), got {strength!r}")
+                        f"regenerated from the inverted input, or edited inversion-free), or a list of them "
+                        f"such as [1.0,0.8] (one sweep each, the best kept), got {strengths!r}")
 
 
 def check_init(hparams) -> None:

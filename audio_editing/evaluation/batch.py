@@ -60,9 +60,10 @@ SETTINGS_FILE = "evaluate.json"
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
 NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
 # keys that only choose among the outputs (``--rejudge --reselect`` chooses again): a results folder stays valid
-SELECTION_KEYS = ("eta_selection", "text_gain_margin")
-# best_eta: the chosen eta, or the chosen strength for a baseline
-RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", *JUDGE_COLUMNS, "text_clap", "audio_clap", "sum", "onset_f1",
+SELECTION_KEYS = ("eta_selection", "text_gain_margin", "onset_weight")
+# best_eta: the chosen eta, or the chosen strength for a baseline; inversion_strength: the method's sweep kept,
+# where step 3 swept several inversion strengths
+RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "inversion_strength", *JUDGE_COLUMNS, "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
                   "text_clap_span", "ref_mel_snr_span", "eta0_free_mel_snr_observed",
                   "eta0_span_held_mel_snr_observed", "vae_mel_snr_observed", "seconds"]
@@ -208,7 +209,7 @@ def clip_metrics(entry: dict, result, scorer, logmel, judge=None) -> dict:
     best = result.best_index
     rate = result.sample_rate
     input_wav = load_audio(result.folder / "input.wav", rate)
-    row = {"best_eta": result.etas[best],
+    row = {"best_eta": result.etas[best], "inversion_strength": result.metrics.get("inversion_strength"),
            **{k: result.scores[k][best] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span",
                                                    *JUDGE_COLUMNS) if k in result.scores}}
     row["text_clap_input"] = result.metrics["text_clap_input"]
@@ -275,9 +276,20 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
     return lines
 
 
-# rules compared on the judge (the first is the paper's); a margin is a Text gain over the input
+# rules compared on the judge (the first is the paper's) with their parameter: text_gain's margin (a Text
+# gain over the input), text_onset's onset weight
 SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
-                       ("text_gain", 0.15), ("max_text", 0.0))
+                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", 0.3))
+
+
+def select_compared(scores: dict, rule: str, parameter: float, text_input: float) -> int:
+    """``select_index`` with a ``SELECTIONS_COMPARED`` entry's parameter in its place."""
+    if rule == "text_onset":
+        return select_index(scores, rule, text_input, onset_weight=parameter)
+    return select_index(scores, rule, text_input, margin=parameter)
+
+
+SWEEP_SCORES = ("text_clap", "audio_clap", "sum", "onset_f1")  # what the selection rules read
 
 
 def sweeps_by_clip(per_eta: List[dict]) -> Dict[tuple, List[dict]]:
@@ -297,12 +309,13 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
                   if r.get("text_clap_input") not in (None, "", "None")}
     if not sweeps or not text_input:
         return []
-    names = [f"{rule} {margin:g}" if rule == "text_gain" else rule for rule, margin in SELECTIONS_COMPARED]
+    names = [f"{rule} {margin:g}" if rule in ("text_gain", "text_onset") else rule
+             for rule, margin in SELECTIONS_COMPARED]
     lines = ["## Selection rules, judged", "",
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
              "paper's, highest Text + Audio; `text_gain m`: the highest Text + Audio among the values whose Text "
-             "beats the input's by m, else the highest Text; `max_text`: the highest Text), and at the best value of each clip's sweep (no rule "
-             "can do better).", "",
+             "beats the input's by m, else the highest Text; `max_text`: the highest Text; `text_onset w`: the highest Text + "
+             "w x onset F1 to the input), and at the best value of each clip's sweep (no rule can do better).", "",
              "| edit type | method | clips | " + " | ".join(names) + " | best of sweep |",
              "|" + "---|" * (len(names) + 4)]
     groups: Dict[tuple, List[tuple]] = {}
@@ -315,8 +328,8 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
         for rule, margin in SELECTIONS_COMPARED:
             chosen = []
             for key in keys:
-                scores = {c: [float(r[c]) for r in sweeps[key]] for c in ("text_clap", "audio_clap", "sum")}
-                index = select_index(scores, rule, text_input[key], margin)
+                scores = {c: [float(r[c]) for r in sweeps[key]] for c in SWEEP_SCORES}
+                index = select_compared(scores, rule, margin, text_input[key])
                 chosen.append({"judge_success": sweeps[key][index]["judge_success"]})
             cells.append(success_cell(chosen))
         best = [{"judge_success": max(float(r["judge_success"]) for r in sweeps[key])} for key in keys]
@@ -635,21 +648,22 @@ CHOSEN_COLUMNS = ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span"
                   "ref_mel_snr_span", *JUDGE_COLUMNS)
 
 
-def reselect(rows: List[dict], sweeps: Dict[tuple, List[dict]], rule: str, margin: float) -> None:
+def reselect(rows: List[dict], sweeps: Dict[tuple, List[dict]], rule: str, margin: float,
+             onset_weight: float = 0.3) -> None:
     """Choose every row's value again with ``rule`` (``select_index``) from its sweep's scores, in place."""
     for row in rows:
         sweep = sweeps.get((row["id"], row["method"]), [])
         if not sweep or row.get("text_clap_input") in (None, ""):
             continue
-        scores = {c: [float(r[c]) for r in sweep] for c in ("text_clap", "audio_clap", "sum")}
-        chosen = sweep[select_index(scores, rule, float(row["text_clap_input"]), margin)]
+        scores = {c: [float(r[c]) for r in sweep] for c in SWEEP_SCORES}
+        chosen = sweep[select_index(scores, rule, float(row["text_clap_input"]), margin, onset_weight)]
         row["best_eta"] = chosen["eta"]
         row.update({k: chosen[k] for k in CHOSEN_COLUMNS if chosen.get(k) not in (None, "")})
 
 
 def rejudge(entries: List[dict], output_folder: Path, judge, selection: tuple = None) -> List[dict]:
     """Recompute the judge's columns of every finished row of ``output_folder`` from the outputs it wrote
-    (after the judge changed), editing nothing; with ``selection`` = (rule, margin), choose every row's
+    (after the judge changed), editing nothing; with ``selection`` = (rule, margin[, onset weight]), choose every row's
     value again with that rule (the written best.wav files stay as their edits chose). Rewrites the tables
     and figures; returns the rows."""
     if judge is None:

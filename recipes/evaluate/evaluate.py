@@ -49,7 +49,8 @@ def main(argv):
     entries = select_edit_types(read_manifest(hparams["manifest"]), hparams.get("edit_types"))
     output_folder = Path(hparams["output_folder"])
     if hparams["rejudge"]:
-        selection = (hparams["reselect"], hparams["reselect_margin"]) if hparams["reselect"] else None
+        selection = (hparams["reselect"], hparams["reselect_margin"],
+                     hparams.get("reselect_onset_weight", 0.3)) if hparams["reselect"] else None
         rows = rejudge(entries, output_folder, hparams["judge"], selection)
         print((output_folder / "results.md").read_text())
         print(f"{len(rows)} results judged again in {output_folder / 'results.csv'}")
