@@ -319,3 +319,30 @@ def test_max_text_selection_follows_the_prompt_whatever_the_audio_score():
     scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
     assert select_index(scores, "max_text") == 1
     assert select_index(scores, "text_gain", text_input=0.50, margin=0.1) == 3  # the rule it differs from
+
+
+def test_text_onset_selection_trades_text_for_kept_onsets_and_its_keys_compare_across_sweeps():
+    import random
+
+    from audio_editing.editing.imagic import select_index, selection_keys
+
+    scores = {"text_clap": [0.30, 0.80, 0.86, 0.88], "audio_clap": [0.99, 0.60, 0.50, 0.40],
+              "onset_f1": [1.00, 0.90, 0.40, 0.00]}
+    scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
+    assert select_index(scores, "max_text") == 3  # the prompt followed, the input's timing lost
+    assert select_index(scores, "text_onset", onset_weight=0.3) == 1
+    assert select_index(scores, "text_onset", onset_weight=0.0) == 3
+    # every rule's keys of two sweeps compare: the best key of one sweep against the other's is the choice
+    # the rule makes from the two sweeps joined (what several inversion strengths rely on)
+    rng = random.Random(0)
+    for rule in ("max_sum", "max_text", "text_gain", "text_onset"):
+        for _ in range(50):
+            a, b = ({c: [rng.random() for _ in range(5)] for c in ("text_clap", "audio_clap", "onset_f1")}
+                    for _ in range(2))
+            for s in (a, b):
+                s["sum"] = [t + x for t, x in zip(s["text_clap"], s["audio_clap"])]
+            joined = {c: a[c] + b[c] for c in a}
+            keys_a, keys_b = (selection_keys(s, rule, text_input=0.5, margin=0.1) for s in (a, b))
+            best_a, best_b = max(keys_a), max(keys_b)
+            index = select_index(joined, rule, text_input=0.5, margin=0.1)
+            assert (index < 5) == (best_a >= best_b) or best_a == best_b, rule

@@ -49,3 +49,26 @@ def test_style_transfer_default_fits_the_embedding_only_and_returns_the_input_at
     latents, z0 = result.latents.float(), result.input_latent.float()
     assert torch.allclose(latents[0], z0, atol=1e-4), (latents[0] - z0).abs().max()
     assert (latents[1] - z0).pow(2).mean() > 1e-8
+
+
+def test_several_inversion_strengths_keep_the_sweep_the_rule_prefers(clip, tiny_model_dir, tmp_path):
+    """``--inversion_strength=[1.0,0.5]`` samples one eta sweep per strength from the same fit and keeps the
+    one holding the value the selection rule prefers over both: the same outputs as the single-strength
+    run of that strength, and a choice no single-strength run beats."""
+    rule = ("--sample_start=ddpm_inversion", "--eta_selection=text_onset", "--onset_weight=0.3")
+    both = edit(clip, tiny_model_dir, tmp_path / "both", *rule, "--inversion_strength=[1.0,0.5]")
+    alone = {s: edit(clip, tiny_model_dir, tmp_path / f"s{s}", *rule, f"--inversion_strength={s}")
+             for s in (1.0, 0.5)}
+    kept = both.metrics["inversion_strength"]
+    assert kept in alone
+    assert torch.allclose(both.latents, alone[kept].latents, atol=1e-5)
+    assert both.selection_key() == max(result.selection_key() for result in alone.values())
+    assert "inversion_strength" not in alone[1.0].metrics  # one strength: nothing to report
+    # the two strengths sample different edits (else the test could not tell them apart)
+    assert (alone[1.0].latents[-1] - alone[0.5].latents[-1]).abs().max() > 1e-4
+
+
+def test_a_bad_inversion_strength_list_is_refused_before_writing(clip, tiny_model_dir, tmp_path):
+    with pytest.raises(UserError, match=r"inversion_strength.*\[1.0,0.8\]"):
+        edit(clip, tiny_model_dir, tmp_path / "out", "--inversion_strength=[1.0,0]")
+    assert not (tmp_path / "out").exists()
