@@ -253,8 +253,11 @@ def recipe_edit(editor_class, argv):
     result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in fit.seconds.items()})
     best = edit.save(edit_folder)
     i = result.best_index
-    logger.info(f"best eta {result.etas[i]:g}: text {result.scores['text_clap'][i]:.3f}, "
+    # with several inversion strengths, the one whose sweep was kept
+    strength = result.metrics.get("inversion_strength")
+    chosen = f"eta={result.etas[i]:g}" + (f", inversion strength {strength:g}" if strength is not None else "")
+    logger.info(f"best {chosen}: text {result.scores['text_clap'][i]:.3f}, "
                 f"audio {result.scores['audio_clap'][i]:.3f} -> {best}")
-    print(f"best edit (eta={result.etas[i]:g}): {best}")
+    print(f"best edit ({chosen}): {best}")
     result.folder = edit_folder
     return edit
