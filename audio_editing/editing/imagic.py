@@ -393,8 +393,9 @@ class ImagicEditor(sb.Brain):
         # sweep each, and the sweep holding the value the selection rule prefers over all of them is kept
         values = self.sweep_values()
         text_input = self.input_text_score(wav, target_prompt)
-        result = None
-        for strength in self.inversion_strengths:
+        result, strengths = None, self.inversion_strengths
+        self.inverted = {}  # window -> its DDPM noise maps: one inversion serves every strength's sweep
+        for strength in strengths:
             self.strength = strength
             latents = self.generate(values, e_target)
             with torch.no_grad():
@@ -413,13 +414,14 @@ class ImagicEditor(sb.Brain):
                                onset_weight=float(getattr(hp, "onset_weight", 0.3)))
             swept.scores = self.score(swept.wavs, wav, target_prompt, swept.sample_rate)
             swept.metrics["text_clap_input"] = text_input
-            if strength is not None and len(self.inversion_strengths) > 1:
+            if strength is not None and len(strengths) > 1:
                 swept.metrics["inversion_strength"] = strength
                 logger.info(f"inversion strength {strength:g}: best {self.sweep} "
                             f"{swept.etas[swept.best_index]:g}, text {swept.scores['text_clap'][swept.best_index]:.3f}")
             if result is None or swept.selection_key() > result.selection_key():
                 result = swept
             clock.lap("scoring")
+        self.inverted = {}  # the maps belong to this fit and these sampling settings
         if self.vae_wav is None:
             with torch.no_grad():
                 self.vae_wav = self.join_windows(self.decode_windows(self.z0))
@@ -674,8 +676,11 @@ class ImagicEditor(sb.Brain):
         scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
         scheduler.set_timesteps(hp.sample_steps, device=self.device)
         with self.evaluation_ctx:
-            noisy, maps = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], e_opt,
-                                          float(hp.guidance_scale), generator)
+            inverted = getattr(self, "inverted", {})  # filled by ``sample``: the same maps for every strength
+            if window not in inverted:
+                inverted[window] = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], e_opt,
+                                                   float(hp.guidance_scale), generator)
+            noisy, maps = inverted[window]
             return regenerate_from_maps(backbone, scheduler, noisy, maps, conds, self.current_strength, scales,
                                         lambda z, next_t: self.after_denoise_step(z, next_t, window))
 
