@@ -189,6 +189,9 @@ class OptimizerState:
             self.optimizer.load_state_dict(state)
 
 
+ONSET_WEIGHT = 0.3  # text_onset's weight of onset F1 where hparams name none (style transfer's, decided on the judge)
+
+
 @dataclass
 class EditResult:
     """What one edit produced: one waveform and one score row per sweep value (eta, or a baseline's strength)."""
@@ -210,7 +213,7 @@ class EditResult:
 
     selection: str = "max_sum"  # how best_index chooses (``select_index``)
     text_gain_margin: float = 0.1
-    onset_weight: float = 0.3
+    onset_weight: float = ONSET_WEIGHT
 
     @property
     def best_index(self) -> int:
@@ -227,7 +230,7 @@ SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset")
 
 
 def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
-                   margin: float = 0.1, onset_weight: float = 0.3) -> list:
+                   margin: float = 0.1, onset_weight: float = ONSET_WEIGHT) -> list:
     """What ``rule`` maximises, one comparable key per sweep value (see :func:`select_index`).
 
     Keys of two sweeps of one clip compare too: the value with the highest key over both is the one
@@ -249,7 +252,7 @@ def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[flo
 
 
 def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
-                 margin: float = 0.1, onset_weight: float = 0.3) -> int:
+                 margin: float = 0.1, onset_weight: float = ONSET_WEIGHT) -> int:
     """Index of the chosen sweep value.
 
     ``max_sum`` (the paper): the highest Text + Audio. It can choose a non-edit: the input
@@ -411,7 +414,7 @@ class ImagicEditor(sb.Brain):
                                window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
                                resumed_from=self.resumed_from, selection=hp.eta_selection,
                                text_gain_margin=hp.text_gain_margin,
-                               onset_weight=float(getattr(hp, "onset_weight", 0.3)))
+                               onset_weight=float(getattr(hp, "onset_weight", ONSET_WEIGHT)))
             swept.scores = self.score(swept.wavs, wav, target_prompt, swept.sample_rate)
             swept.metrics["text_clap_input"] = text_input
             if strength is not None and len(strengths) > 1:

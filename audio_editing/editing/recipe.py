@@ -14,7 +14,7 @@ import speechbrain as sb
 
 from audio_editing.cli import parse_arguments
 from audio_editing.data.audio import atomic_write
-from audio_editing.editing.imagic import INITS, SAMPLE_STARTS, SELECTION_RULES
+from audio_editing.editing.imagic import INITS, ONSET_WEIGHT, SAMPLE_STARTS, SELECTION_RULES
 from audio_editing.editing.outputs import remove_outputs
 from audio_editing.errors import UserError
 
@@ -79,7 +79,7 @@ def check_selection(hparams) -> None:
     if not isinstance(hparams.get("text_gain_margin"), (int, float)):
         raise UserError(f"--text_gain_margin must be a number (a Text-score gain such as 0.05), "
                         f"got {hparams.get('text_gain_margin')!r}")
-    if not isinstance(hparams.get("onset_weight", 0.3), (int, float)):
+    if not isinstance(hparams.get("onset_weight", ONSET_WEIGHT), (int, float)):
         raise UserError(f"--onset_weight must be a number (the weight of onset F1 beside the Text score, such as "
                         f"0.3), got {hparams.get('onset_weight')!r}")
 

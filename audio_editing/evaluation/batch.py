@@ -41,7 +41,7 @@ import torch
 from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
 from audio_editing.editing.baselines import BASELINES, FIXED_OUTPUTS, with_edit_type, with_reference
-from audio_editing.editing.imagic import select_index
+from audio_editing.editing.imagic import ONSET_WEIGHT, select_index
 from audio_editing.editing.recipe import PAPER_METHOD, as_flags
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
@@ -279,7 +279,7 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 # rules compared on the judge (the first is the paper's) with their parameter: text_gain's margin (a Text
 # gain over the input), text_onset's onset weight
 SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
-                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", 0.3))
+                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT))
 
 
 def select_compared(scores: dict, rule: str, parameter: float, text_input: float) -> int:
@@ -649,7 +649,7 @@ CHOSEN_COLUMNS = ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span"
 
 
 def reselect(rows: List[dict], sweeps: Dict[tuple, List[dict]], rule: str, margin: float,
-             onset_weight: float = 0.3) -> None:
+             onset_weight: float = ONSET_WEIGHT) -> None:
     """Choose every row's value again with ``rule`` (``select_index``) from its sweep's scores, in place."""
     for row in rows:
         sweep = sweeps.get((row["id"], row["method"]), [])

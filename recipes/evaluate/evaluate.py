@@ -27,6 +27,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from audio_editing.cli import list_arg, run_cli
 from audio_editing.errors import UserError
+from audio_editing.editing.imagic import ONSET_WEIGHT
 from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, rejudge, select_edit_types
 from audio_editing.evaluation.distributed import Shard
 
@@ -50,7 +51,7 @@ def main(argv):
     output_folder = Path(hparams["output_folder"])
     if hparams["rejudge"]:
         selection = (hparams["reselect"], hparams["reselect_margin"],
-                     hparams.get("reselect_onset_weight", 0.3)) if hparams["reselect"] else None
+                     hparams.get("reselect_onset_weight", ONSET_WEIGHT)) if hparams["reselect"] else None
         rows = rejudge(entries, output_folder, hparams["judge"], selection)
         print((output_folder / "results.md").read_text())
         print(f"{len(rows)} results judged again in {output_folder / 'results.csv'}")
