@@ -33,6 +33,7 @@ from speechbrain.utils.train_logger import FileTrainLogger
 from audio_editing.cli import load_hparams
 from audio_editing.data.audio import AudioClip, atomic_write, audio_clip, check_audible, read_audio
 from audio_editing.editing.imagic import COMPLETE, FIT_KEYS, EditResult, ImagicEditor, check_resumable
+from audio_editing.editing.methods import with_method
 from audio_editing.editing.outputs import write_edit_outputs
 from audio_editing.editing.recipe import (check_etas, check_init, check_long_input, check_prompt, check_sampling,
                                           check_selection)
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 FIT_FILE = "fit.json"  # what a fit folder holds a fit of: written before its first checkpoint
 # Hparams that name the model, or a command line's files: set once, by ``Editor.from_hparams``.
 LOADED_KEYS = ("backbone", "backbone_source", "scorer_source", "input_wav", "target_prompt", "output_folder",
-               "edit_id", "edit_folder", "save_folder")
+               "edit_id", "edit_folder", "save_folder", "method")
 PLAIN = (type(None), bool, int, float, str, list, tuple)
 
 
@@ -219,7 +220,8 @@ class Editor:
     """
 
     def __init__(self, editor_class: type, hparams: dict, run_opts=None, resolved_yaml: str = ""):
-        self.editor_class, self.hparams, self.run_opts = editor_class, hparams, run_opts
+        self.editor_class = with_method(editor_class, hparams.get("method", "imagic"))
+        self.hparams, self.run_opts = hparams, run_opts
         self.resolved_yaml = resolved_yaml  # the configuration as resolved (the recipes write it)
         self.backbone = hparams["ldm"]
         self.pretrained_unet = None  # kept once a fit trains a copy

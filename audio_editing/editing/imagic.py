@@ -353,6 +353,7 @@ class ImagicEditor(sb.Brain):
         return [float(eta) for eta in self.hparams.etas]
 
     trains = True  # steps 1-2 train something: a fit worth storing (the baselines train nothing)
+    edit_type = None  # set by each recipe's editor ("addition", ...): what a method may refuse (``layering``)
 
     def fit_input(self, wav: torch.Tensor, target_prompt: Optional[str] = None) -> dict:
         """Encode the input [T] (backbone's rate) and run steps 1-2, resuming from ``checkpointer``'s

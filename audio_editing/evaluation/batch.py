@@ -40,8 +40,9 @@ import torch
 
 from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
-from audio_editing.editing.baselines import BASELINES, FIXED_OUTPUTS, with_edit_type, with_reference
+from audio_editing.editing.baselines import FIXED_OUTPUTS, with_edit_type, with_reference
 from audio_editing.editing.imagic import ONSET_WEIGHT, select_index
+from audio_editing.editing.methods import EDITORS
 from audio_editing.editing.recipe import PAPER_METHOD, as_flags
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
@@ -52,9 +53,11 @@ from audio_editing.plots import plot_mean_scores_vs_sweep, plot_tradeoff
 EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
 # (imagic: the recipes' defaults; imagic_paper: the paper's configuration, recipe.PAPER_METHOD)
-METHODS = {"imagic": [], "imagic_paper": as_flags(PAPER_METHOD),
-           "imagic_lora": ["--ft_mode=lora"], "sdedit": [], "ddpm_inversion": [], "inversion_free": [],
-           "identity": [], "reference": []}
+# (each row names its method to the recipe: a recipe's default ``method`` does not change the row)
+METHODS = {"imagic": ["--method=imagic"], "imagic_paper": [*as_flags(PAPER_METHOD), "--method=imagic"],
+           "imagic_lora": ["--ft_mode=lora", "--method=imagic"], "sdedit": ["--method=sdedit"],
+           "ddpm_inversion": ["--method=ddpm_inversion"], "inversion_free": ["--method=inversion_free"],
+           "layer": ["--method=layer"], "identity": [], "reference": []}
 JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
 SETTINGS_FILE = "evaluate.json"
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
@@ -164,7 +167,7 @@ def method_editor(method: str, entry: dict, repo: Path):
     """The editor of ``method`` for the clip ``entry``: its edit type's recipe editor, or a baseline (or the
     identity / reference output) with the recipe's hooks."""
     editor = recipe_editor(entry["edit_type"], repo)
-    other = {**BASELINES, **FIXED_OUTPUTS}.get(method)
+    other = {**EDITORS, **FIXED_OUTPUTS}.get(method)
     if other is None:
         return editor
     editor = with_edit_type(other, editor)

@@ -21,6 +21,7 @@ from audio_editing.editing.recipe import run_edit
 class AdditionEditor(ImagicEditor):
     """Addition needs nothing beyond the shared editor: the prompt carries the whole scene."""
 
+    edit_type = "addition"
 
 if __name__ == "__main__":
     run_cli(lambda argv: run_edit(AdditionEditor, argv))

@@ -38,6 +38,8 @@ from audio_editing.evaluation.metrics import mel_snr
 class InpaintingEditor(ImagicEditor):
     """Masked loss, masked sampling and compositing, span scores; everything else is the shared editor."""
 
+    edit_type = "inpainting"
+
     def check_input(self, wav, clip):
         hp = self.hparams
         if hp.mask_start is None and hp.mask_end is None:

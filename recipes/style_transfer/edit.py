@@ -23,6 +23,7 @@ class StyleTransferEditor(ImagicEditor):
     """Style transfer needs nothing beyond the shared editor and its hparams: eta trades the input's timbre for
     the prompt's."""
 
+    edit_type = "style_transfer"
 
 if __name__ == "__main__":
     run_cli(lambda argv: run_edit(StyleTransferEditor, argv))

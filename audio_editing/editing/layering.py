@@ -1,0 +1,155 @@
+"""Generate and layer: an addition edit that leaves the input untouched and mixes a generated sound over it.
+
+Adding a sound to a recording is, physically, mixing: a sound designer layers the new sound over the
+old one. This method does that with the backbone: it finds the part of the target prompt the input
+lacks (:func:`missing_event`: the prompt is cut at its connectors, "a dog barks while a phone rings"
+-> "a dog barks", "a phone rings", and the part the scorer matches least to the input is the one to
+add), generates that sound alone from fresh noise, and mixes it over the input at several levels
+(``layer_gains``, the layer's RMS relative to the input's, one fresh take each). The rule of the
+recipe (``eta_selection``) chooses among the takes, as it chooses eta for the method.
+
+Nothing is trained and the input is kept sample for sample under the layer, so the edit keeps the
+original's timing by construction. It needs only what a model renders well, one event from a short
+prompt, where the method needs the model to compose the whole new scene from the prompt. It applies
+to addition only (``method: layer``); ``layer_prompt`` names the sound to add where the user knows it.
+"""
+
+import logging
+import re
+from typing import List, Optional
+
+import torch
+
+from audio_editing.backbones.base import TextCond
+from audio_editing.data.audio import OUTPUT_PEAK
+from audio_editing.editing.baselines import BaselineEditor
+from audio_editing.editing.inversion import guided_output
+from audio_editing.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+# Words that join two events in a caption, longest first where one contains another; a part is what lies
+# between them ("in the background" ends a phrase: "rain with thunder in the background").
+EVENT_LINKS = (", and then ", ", then ", " followed by ", " succeeded by ", ", after which ", "; afterwards ",
+               " before ", " after ", " at the same time as ", " alongside ", "; meanwhile ", ", while ",
+               " while ", ", during which ", "; behind it, ", " in the background", " with ", " over ", " amid ",
+               " as ", ", and ", " and ")
+
+
+def prompt_events(prompt: str) -> List[str]:
+    """The event phrases of a caption, cut at its connectors (``EVENT_LINKS``).
+
+    Example
+    -------
+    >>> prompt_events("a dog barks while a phone rings")
+    ['a dog barks', 'a phone rings']
+    >>> prompt_events("sirens wailing with gunshots in the background")
+    ['sirens wailing', 'gunshots']
+    >>> prompt_events("an engine ticking over")
+    ['an engine ticking over']
+    """
+    pattern = "|".join(re.escape(link) for link in EVENT_LINKS)
+    parts = (part.strip(" ,;.") for part in re.split(pattern, f" {prompt.strip()} "))
+    return [part for part in parts if part]
+
+
+def missing_event(parts: List[str], scores: List[float]) -> str:
+    """The part of a prompt the input matches least (``scores``: the scorer's Text of each part on the input).
+
+    Example
+    -------
+    >>> missing_event(["a dog barks", "a phone rings"], [0.81, 0.07])
+    'a phone rings'
+    """
+    return parts[min(range(len(parts)), key=scores.__getitem__)]
+
+
+def check_layer_settings(hparams: dict) -> None:
+    """``layer_gains``: a non-empty list of positive numbers (checked before anything is written)."""
+    gains = hparams.get("layer_gains")
+    if isinstance(gains, (int, float)):
+        gains = [gains]
+    try:
+        gains = [float(g) for g in gains]
+    except (TypeError, ValueError):
+        raise UserError(f"--layer_gains must be a list of numbers such as [0.5,1,2], got {gains!r}") from None
+    if not gains or not all(g > 0 for g in gains):
+        raise UserError(f"--layer_gains {gains} must be a non-empty list of positive numbers (the layer's "
+                        "loudness relative to the input's: 1 is as loud)")
+    hparams["layer_gains"] = gains
+
+
+def mix_layers(input_wav: torch.Tensor, layers: torch.Tensor, gains: List[float],
+               peak: Optional[float] = None) -> torch.Tensor:
+    """The input [..., T] plus each layer [n, ..., T] scaled to ``gains[i]`` times the input's RMS; an
+    output louder than ``peak`` (default: full scale or the input's peak) is scaled down as a whole.
+
+    Example
+    -------
+    >>> mixed = mix_layers(torch.ones(4) * 0.5, torch.tensor([[1.0, -1.0, 1.0, -1.0]]), [0.5])
+    >>> mixed.tolist()
+    [[0.75, 0.25, 0.75, 0.25]]
+    """
+    input_wav = input_wav.to(layers)
+    rms_in = input_wav.pow(2).mean().sqrt()
+    rms = layers.flatten(1).pow(2).mean(dim=1).sqrt().clamp_min(1e-8)
+    scale = torch.tensor(gains, dtype=layers.dtype) * rms_in / rms
+    mixed = input_wav + layers * scale.view(-1, *([1] * (layers.dim() - 1)))
+    peak = max(OUTPUT_PEAK, float(input_wav.abs().max())) if peak is None else peak
+    loudest = mixed.flatten(1).abs().amax(dim=1).clamp_min(1e-12)
+    return mixed * torch.clamp(peak / loudest, max=1.0).view(-1, *([1] * (layers.dim() - 1)))
+
+
+class LayerEditor(BaselineEditor):
+    """Generate and layer (see the module): the missing sound generated from fresh noise with ``sampler``,
+    ``sample_steps`` and ``guidance_scale``, mixed over the input at each of ``layer_gains``."""
+
+    method = "layer"
+    sweep = "gain"
+    edit_types = ("addition",)  # what it can do (``methods.with_method`` refuses the others)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        settings = {"layer_gains": getattr(self.hparams, "layer_gains", [0.5, 1.0, 2.0])}
+        check_layer_settings(settings)
+        self.gains = settings["layer_gains"]
+
+    def sweep_values(self) -> List[float]:
+        return self.gains
+
+    def sample(self, target_prompt: str):
+        """Choose the sound to add (``layer_prompt``, else :func:`missing_event` of the target prompt), then
+        generate, layer, score and choose a take as every method does."""
+        prompt = getattr(self.hparams, "layer_prompt", None)
+        if not prompt:
+            parts = prompt_events(target_prompt)
+            scores = [self.input_text_score(self.wav, part) for part in parts]
+            prompt = missing_event(parts, scores)
+            if len(parts) > 1:
+                logger.info(f"layer: adding {prompt!r}, the part of the prompt the input matches least ("
+                            + ", ".join(f"{p!r} {s:.2f}" for p, s in zip(parts, scores)) + ")")
+        with torch.no_grad():
+            self.layer_cond = self.modules.backbone.encode_text([prompt])
+        result = super().sample(target_prompt)
+        result.metrics["layer_prompt"] = prompt
+        return result
+
+    def generate(self, gains, e_target: TextCond) -> torch.Tensor:
+        return super().generate(gains, self.layer_cond)
+
+    def regenerate(self, gains, cond: TextCond, generator, z0, noise, after_step):
+        """One take of the layer per gain, each from its own noise: latents [n_gains, ...]."""
+        hp, backbone = self.hparams, self.modules.backbone
+        sampler = hp.sampler(backbone.scheduler.config)
+        sampler.set_timesteps(hp.sample_steps, device=self.device)
+        z = torch.randn((len(gains), *z0.shape[1:]), generator=generator).to(z0) * sampler.init_noise_sigma
+        both = TextCond.cat([backbone.null_cond(cond).repeat(len(gains)), cond.repeat(len(gains))])
+        timesteps = sampler.timesteps
+        for i, t in enumerate(timesteps):
+            z = sampler.step(guided_output(backbone, sampler, z, t, both, hp.guidance_scale), t, z).prev_sample
+            z = after_step(z, timesteps[i + 1] if i + 1 < len(timesteps) else None)
+        return z
+
+    def compose(self, input_wav: torch.Tensor, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """The input with each take layered over it at its gain (the takes as decoded: ``wavs``)."""
+        return mix_layers(input_wav, wavs, self.gains)
