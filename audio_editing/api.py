@@ -169,6 +169,17 @@ class Edit:
         return self.result.etas
 
     @property
+    def sweep(self) -> str:
+        """What ``etas`` are: ``eta`` (imagic), ``strength`` (sdedit, ddpm_inversion, inversion_free) or ``gain``
+        (layer: the added layer's loudness relative to the input's)."""
+        return self.result.sweep
+
+    @property
+    def layer_prompt(self):
+        """With ``method: layer``: the sound that was generated and mixed in (None for the other methods)."""
+        return self.result.metrics.get("layer_prompt")
+
+    @property
     def scores(self) -> dict:
         """Column -> one value per eta: ``text_clap``, ``audio_clap``, ``sum``, ``mel_snr_to_input``, ``onset_f1``."""
         return self.result.scores

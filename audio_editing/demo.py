@@ -289,11 +289,17 @@ class DemoEditor:
     ``recipe_args`` (e.g. ``--backbone=tango --emb_steps=50``) go to every edit; they are checked, and
     the model loaded, here (the addition recipe's; the others on first use), so that a mistake stops the
     demo before it serves anyone. ``fits`` keeps each visitor's last fit (by their folder).
+
+    The page shows the Imagic method (its speed presets, LoRA or full fine-tuning, one player per eta), so
+    every edit type runs ``--method=imagic`` unless ``recipe_args`` name another method; addition's
+    recipe default, ``layer``, runs from the command line and the Python API.
     """
 
     def __init__(self, repo, recipe_hparams, recipe_args: List[str], max_upload_mb: float, manifest=None):
         self.repo, self.recipe_hparams = Path(repo), Path(recipe_hparams)
         self.recipe_args, self.max_upload_mb = list(recipe_args), max_upload_mb
+        if not any(arg.startswith("--method=") for arg in self.recipe_args):
+            self.recipe_args.insert(0, "--method=imagic")
         self.editors: Dict[str, Editor] = {}
         self.fits: Dict[Path, Fit] = {}
         editor = self.editor("addition")

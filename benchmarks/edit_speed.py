@@ -28,6 +28,8 @@ the same ``--output_folder``, which finds the first edit's fit and runs step 3 o
 Schedules: ``paper`` = 500 embedding steps (Adam 2e-3), 1500 fine-tuning steps (1e-6),
 one timestep per step, 200 DDIM steps, fp32; ``fast`` = the backbone's hparams file with the
 extra command-line overrides, in ``--fast_precision`` (bf16 autocast on CUDA by default).
+Both time the Imagic method (``--method=imagic``; addition's recipe default is ``layer``, timed by
+``--variant "layer=--method=layer"`` on an addition manifest).
 Extra overrides apply to both schedules; the paper schedule's own values win. A ``--variant
 NAME=overrides`` is one more schedule (the fast one plus its overrides), e.g.
 ``--schedules=paper,fast,short --variant "short=--ft_steps=50 --sample_steps=25"``. ``--rows`` keeps
@@ -65,8 +67,9 @@ def schedule_args(schedule: str, paper_fraction: float, fast_precision: str, var
     is the fast schedule plus its own overrides."""
     if schedule == "paper":
         steps = [f"--{key}={max(1, round(value * paper_fraction))}" for key, value in PAPER_STEPS.items()]
-        return PAPER_SETTINGS + ["--precision=fp32", "--eval_precision=fp32"] + steps
-    return [f"--precision={fast_precision}", f"--eval_precision={fast_precision}", *(variants or {}).get(schedule, [])]
+        return ["--method=imagic", *PAPER_SETTINGS, "--precision=fp32", "--eval_precision=fp32", *steps]
+    return ["--method=imagic", f"--precision={fast_precision}", f"--eval_precision={fast_precision}",
+            *(variants or {}).get(schedule, [])]
 
 
 def parse_variant(text: str):
@@ -125,7 +128,7 @@ def run_one(entry, schedule, args, workdir, paper_fraction=1.0, further_prompt="
     edit = recipe_edit(recipe_editor(entry["edit_type"], REPO), edit_args(entry, workdir / schedule, args))
     total = time.perf_counter() - start
     result = edit.result
-    row = {p: result.metrics[f"seconds_{p}"] for p in PHASES}
+    row = {p: result.metrics.get(f"seconds_{p}", 0.0) for p in PHASES}  # a method that trains nothing: no steps 1-2
     row["seconds"] = sum(row.values())  # the edit itself, model loaded
     row["load"] = total - row["seconds"]  # building/loading the model and reading the input
     row.update({key: value for key, value in result.metrics.items() if key.startswith("steps_")})

@@ -55,8 +55,9 @@ def edit_folder(out_dir, clip, prompt="a dog barks") -> Path:
 
 
 def tiny_args(model_dir, out_dir, *extra):
-    """Command-line arguments for a recipe on the tiny model, a few steps each."""
-    return [f"--backbone_source={model_dir}", f"--output_folder={out_dir}", "--device=cpu",
+    """Command-line arguments for a recipe's Imagic method (addition's default is ``layer``) on the tiny model,
+    a few steps each; a ``--method`` in ``extra`` wins."""
+    return [f"--backbone_source={model_dir}", f"--output_folder={out_dir}", "--device=cpu", "--method=imagic",
             "--emb_steps=4", "--ft_steps=4", "--sample_steps=4", "--etas=[0,1]", "--noprogressbar", *extra]
 
 
@@ -94,3 +95,9 @@ def load_benchmark(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tiny_eval_args(model_dir, *extra):
+    """``tiny_args`` for ``recipes/evaluate`` (which names each row's method itself): no ``--method``,
+    no ``--output_folder``."""
+    return [a for a in tiny_args(model_dir, "unused", *extra) if not a.startswith(("--method=", "--output_folder="))]

@@ -49,7 +49,7 @@ def prompt_events(prompt: str) -> List[str]:
     ['an engine ticking over']
     """
     pattern = "|".join(re.escape(link) for link in EVENT_LINKS)
-    parts = (part.strip(" ,;.") for part in re.split(pattern, f" {prompt.strip()} "))
+    parts = (part.strip(" ,;.") for part in re.split(pattern, prompt.strip()))
     return [part for part in parts if part]
 
 

@@ -564,6 +564,9 @@ def check_settings(output_folder: Path, edit_args: List[str], repo: Path, edit_t
     ``edit_types``); refuses a folder whose results were made with others. Fingerprints are compared for
     the edit types both runs have (a folder written before they were recorded has none)."""
     _, _, overrides = parse_arguments(["hparams.yaml", *edit_args])
+    if "method" in overrides:
+        raise UserError("--method is set per row here: choose the rows with --methods=[...] "
+                        f"(any of {', '.join(METHODS)})")
     settings = json.loads(json.dumps({k: v for k, v in overrides.items() if k not in NOT_SETTINGS + SELECTION_KEYS},
                                      default=str))
     fingerprints = hparams_fingerprints(repo, edit_types, overrides.get("backbone"))

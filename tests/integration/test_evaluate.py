@@ -12,7 +12,7 @@ import torch
 from audio_editing.data.audio import load_audio
 from audio_editing.errors import UserError
 from audio_editing.evaluation import batch
-from tests.conftest import REPO, tiny_args, write_scene_clip
+from tests.conftest import REPO, tiny_args, tiny_eval_args, write_scene_clip
 
 
 def test_manifest_formats_agree(tmp_path):
@@ -89,7 +89,7 @@ def test_a_bad_authors_folder_stops_with_one_error_saying_what_to_fix(tmp_path):
 def test_evaluate_edits_every_clip_of_the_authors_folder(tmp_path, tiny_model_dir):
     root = write_authors_folder(tmp_path / "audio_text_pairs")
     out = tmp_path / "eval"
-    args = [a for a in tiny_args(tiny_model_dir, out) if a != "--noprogressbar"]
+    args = [a for a in tiny_args(tiny_model_dir, out) if a not in ("--noprogressbar", "--method=imagic")]
     cmd = [sys.executable, "recipes/evaluate/evaluate.py", "hparams/evaluate.yaml", f"--manifest={root}",
            "--methods=[sdedit]", "--strengths=[0,1]", *args]
     done = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
@@ -123,7 +123,7 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
         "b": {"wav": "b.wav", "target_prompt": "a siren wails", "edit_type": "style_transfer"}}))
     entries = batch.read_manifest(tmp_path / "m.json")
     out = tmp_path / "eval"
-    args = [a for a in tiny_args(tiny_model_dir, "unused") if not a.startswith("--output_folder")]
+    args = tiny_eval_args(tiny_model_dir)
 
     import audio_editing.editing.recipe as recipe
 
@@ -174,7 +174,7 @@ def write_manifest(folder, edit_types=("addition", "inpainting")):
 def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, tiny_model_dir):
     entries = batch.read_manifest(write_manifest(tmp_path))
     out = tmp_path / "eval"
-    args = [a for a in tiny_args(tiny_model_dir, "unused", "--strengths=[0,0.5,1]") if not a.startswith("--output")]
+    args = tiny_eval_args(tiny_model_dir, "--strengths=[0,0.5,1]")
     methods = ["imagic", "imagic_lora", "sdedit", "ddpm_inversion"]
     rows = batch.evaluate_manifest(entries, methods, out, args, REPO)
     assert [(r["id"], r["method"]) for r in rows] == [(e["id"], m) for e in entries for m in methods]
@@ -209,7 +209,7 @@ def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_pat
 
     entries = batch.read_manifest(write_manifest(tmp_path, ("addition", "style_transfer", "inpainting")))
     out = tmp_path / "eval"
-    args = [a for a in tiny_args(tiny_model_dir, "unused", "--strengths=[0,1]") if not a.startswith("--output")]
+    args = tiny_eval_args(tiny_model_dir, "--strengths=[0,1]")
     edited, real_run_edit = [], recipe.run_edit
     monkeypatch.setattr(recipe, "run_edit", lambda editor, argv: edited.append(argv) or real_run_edit(editor, argv))
 
@@ -235,7 +235,7 @@ def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_pat
 
 def run_evaluate(launcher, manifest, out, model_dir):
     env = dict(os.environ, OMP_NUM_THREADS="1")  # torchrun's default per rank; the single run matches it
-    args = [a for a in tiny_args(model_dir, out) if a != "--noprogressbar"]
+    args = [a for a in tiny_args(model_dir, out) if a not in ("--noprogressbar", "--method=imagic")]
     cmd = [sys.executable, *launcher, "recipes/evaluate/evaluate.py", "hparams/evaluate.yaml",
            f"--manifest={manifest}", "--methods=[imagic,ddpm_inversion]", "--strengths=[0,1]", *args]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
@@ -289,7 +289,7 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
     entries = [e for e in batch.read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
                if e["id"] in ("addition_00", "style_transfer_00", "inpainting_00")]
     out = tmp_path / "eval"
-    args = [a for a in tiny_args(tiny_model_dir, "unused", "--strengths=[0.5,1]") if not a.startswith("--output")]
+    args = tiny_eval_args(tiny_model_dir, "--strengths=[0.5,1]")
     methods = ["sdedit", "identity", "reference"]
     rows = batch.evaluate_manifest(entries, methods, out, args, REPO, judge=load_judge("embedded:toy_world"))
     by = {(r["id"], r["method"]): r for r in rows}

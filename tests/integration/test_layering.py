@@ -84,3 +84,11 @@ def test_with_method_builds_on_the_recipe_editor_and_keeps_explicit_rows():
     layered = with_method(addition, "layer")
     assert issubclass(layered, LayerEditor) and issubclass(layered, addition) and layered.edit_type == "addition"
     assert with_method(addition, "imagic") is addition and with_method(layered, "imagic") is layered
+
+
+def test_evaluate_names_each_rows_method_and_refuses_one_for_all(tmp_path):
+    from audio_editing.evaluation import batch
+
+    assert batch.METHODS["layer"] == ["--method=layer"] and "--method=imagic" in batch.METHODS["imagic"]
+    with pytest.raises(UserError, match="--methods"):
+        batch.check_settings(tmp_path, ["--method=layer"], REPO, ["addition"])

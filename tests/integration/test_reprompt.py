@@ -115,7 +115,7 @@ def float_clip(path):
 def api_editor(tiny_model_dir):
     return Editor.from_hparams("hparams/addition.yaml", run_opts={"device": "cpu", "noprogressbar": True},
                                overrides={"backbone_source": str(tiny_model_dir), "emb_steps": 4, "ft_steps": 4,
-                                          "sample_steps": 4, "etas": [0, 1], "init": "empty"})
+                                          "sample_steps": 4, "etas": [0, 1], "init": "empty", "method": "imagic"})
 
 
 def test_the_apis_fit_and_two_edits_equal_the_command_lines(api_editor, tiny_model_dir, tmp_path):

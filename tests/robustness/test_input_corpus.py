@@ -19,7 +19,7 @@ from audio_editing.cli import run_cli
 from audio_editing.data.audio import OUTPUT_PEAK
 from audio_editing.editing.recipe import run_edit
 from audio_editing.evaluation.batch import recipe_editor
-from tests.conftest import REPO, TINY_SECONDS, edit_folder, tiny_args, write_scene_clip
+from tests.conftest import REPO, TINY_SECONDS, edit_folder, tiny_args, tiny_eval_args, write_scene_clip
 from tests.robustness.conftest import signal
 
 FAST = ("--emb_steps=2", "--ft_steps=2", "--sample_steps=3")
@@ -333,7 +333,7 @@ def test_batch_evaluator_checks_every_clip_before_editing(case, flags, message, 
         (out / "evaluate.json").write_text(json.dumps({"emb_steps": 2, "ft_steps": 2, "sample_steps": 3,
                                                        "etas": [0, 1], "backbone_source": str(tiny_model_dir)}))
     before = tree(tmp_path)
-    edit_args = [a for a in tiny_args(tiny_model_dir, "unused") if not a.startswith("--output_folder")]
+    edit_args = tiny_eval_args(tiny_model_dir)
     status, stderr = run_evaluate([f"--manifest={tmp_path / 'm.json'}", f"--output_folder={out}", *edit_args,
                                    *FAST, *flags], capsys)
     assert_one_error(status, stderr, message)
