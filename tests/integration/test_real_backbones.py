@@ -417,6 +417,19 @@ def test_full_audioldm_edit_end_to_end(audioldm_dir, clap_dir, clip, tmp_path):
     assert len(out) == sf.info(str(clip)).frames
 
 
+def test_layer_adds_over_the_input_on_audioldm_with_the_clap_scorer(audioldm_dir, clap_dir, clip, tmp_path):
+    # addition's default method on a real family: one vector per prompt, the LAION-CLAP scorer picks the part
+    result = run_edit(ImagicEditor, ["hparams/addition.yaml", "--backbone=audioldm", f"--input_wav={clip}",
+                                     "--target_prompt=a dog barks while rain falls",
+                                     *tiny_args(audioldm_dir, tmp_path, f"--scorer_source={clap_dir}",
+                                                f"--window_seconds={TINY_SECONDS}", "--method=layer",
+                                                "--layer_gains=[0.5,1]")])
+    assert result.sweep == "gain" and result.metrics["layer_prompt"] in ("a dog barks", "rain falls")
+    original, _ = sf.read(clip, dtype="float32")
+    out, _ = sf.read(result.folder / "edit_gain0.50.wav", dtype="float32")
+    assert len(out) == len(original) and float(abs(torch.from_numpy(out - original)).max()) > 0
+
+
 # --- AudioLDM 2 ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def audioldm2(audioldm2_dir):
