@@ -139,7 +139,7 @@ class BaselineEditor(ImagicEditor):
         latents = torch.stack(windows, dim=1)
         for strength, z in zip(strengths, latents):
             self.hparams.train_logger.log_stats(
-                stats_meta={"method": self.method, "strength": strength},
+                stats_meta={"method": self.method, self.sweep: strength},
                 train_stats={"latent_mse_to_input": (z.float() - self.z0.float()).pow(2).mean().item()})
         return latents
 
