@@ -92,3 +92,19 @@ def test_evaluate_names_each_rows_method_and_refuses_one_for_all(tmp_path):
     assert batch.METHODS["layer"] == ["--method=layer"] and "--method=imagic" in batch.METHODS["imagic"]
     with pytest.raises(UserError, match="--methods"):
         batch.check_settings(tmp_path, ["--method=layer"], REPO, ["addition"])
+
+
+def test_layer_on_a_long_stereo_input_keeps_its_rate_layout_length_and_samples(tiny_model_dir, tmp_path):
+    # three windows of the tiny model, two channels at 44.1 kHz: the layer is crossfaded across windows and
+    # mixed into both channels; what was there stays under it
+    rate, seconds = 44100, 3.0
+    t = np.arange(int(rate * seconds)) / rate
+    wav = np.stack([0.1 * np.sin(2 * np.pi * 440 * t), 0.05 * np.sin(2 * np.pi * 660 * t)], axis=1)
+    path = tmp_path / "long.wav"
+    sf.write(str(path), wav.astype("float32"), rate, subtype="FLOAT")
+    result = layer_edit(path, tiny_model_dir, tmp_path / "out", "addition", "--layer_prompt=a dog barks")
+    out, out_rate = sf.read(result.folder / "edit_gain0.50.wav", dtype="float32")
+    assert out_rate == rate and out.shape == wav.shape
+    layer = out - wav
+    assert np.abs(layer).max() > 0 and np.isfinite(out).all()
+    assert np.sqrt(np.mean(layer ** 2)) / np.sqrt(np.mean(wav ** 2)) == pytest.approx(0.5, rel=0.05)
