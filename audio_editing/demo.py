@@ -42,6 +42,7 @@ from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from audio_editing.api import Editor, Fit  # noqa: E402
 from audio_editing.cli import parse_arguments  # noqa: E402
 from audio_editing.data.audio import atomic_write, load_audio  # noqa: E402
+from audio_editing.editing.outputs import edit_wav_name  # noqa: E402
 from audio_editing.editing.recipe import SCHEDULES, check_length, check_prompt  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
 from audio_editing.evaluation.batch import EDIT_TYPES, read_manifest, recipe_editor  # noqa: E402
@@ -51,7 +52,9 @@ COOKIE = "audio_editing_visitor"
 # Set by the demo for each edit, so not accepted on its command line.
 PER_EDIT_KEYS = ("input_wav", "target_prompt", "output_folder", "edit_id", "mask_start", "mask_end")
 # What the zip of one edit holds (the checkpoint folder stays out).
-ZIPPED = ("input.wav", "edit_eta*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png", "edit.json")
+ZIPPED = ("input.wav", "edit_*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png", "edit.json")
+# the methods the page offers per edit type, the first its default (addition's: the recipe's default, layer)
+DEMO_METHODS = {"addition": ("layer", "imagic"), "style_transfer": ("imagic",), "inpainting": ("imagic",)}
 EDIT_TYPE_LABELS = {"addition": "addition (prompt: the whole new scene)",
                     "style_transfer": "style transfer (prompt: the new sound)",
                     "inpainting": "inpainting (prompt: the sound for the blank span)"}
@@ -244,14 +247,16 @@ class VisitorGate:
 class EditOutputs:
     """What the page shows after one edit (all paths inside the visitor's folder)."""
 
-    etas: List[float]
+    etas: List[float]  # the swept values: etas, or layer gains (``sweep``)
     best_index: int
-    wavs: List[Path]  # one per eta
+    wavs: List[Path]  # one per value
     spectrograms: Path
     scores_plot: Path
     table: List[List[str]]  # scores.csv: header row, then one row per eta
     downloads: List[Path]  # best.wav, the zip of every output, scores.csv
     fit_reused: bool = False  # steps 1-2 came from the visitor's previous edit: sampling only
+    sweep: str = "eta"  # what ``etas`` are: "eta" (imagic) or "gain" (layer)
+    layer_prompt: Optional[str] = None  # layer: the sound that was generated and mixed in
 
 
 def pack_edit(folder: Path) -> Path:
@@ -290,21 +295,22 @@ class DemoEditor:
     the model loaded, here (the addition recipe's; the others on first use), so that a mistake stops the
     demo before it serves anyone. ``fits`` keeps each visitor's last fit (by their folder).
 
-    The page shows the Imagic method (its speed presets, LoRA or full fine-tuning, one player per eta), so
-    every edit type runs ``--method=imagic`` unless ``recipe_args`` name another method; addition's
-    recipe default, ``layer``, runs from the command line and the Python API.
+    Each edit names its method: ``imagic`` (the three steps: the speed presets and LoRA or full fine-tuning
+    apply, one output per eta) for every edit type, or ``layer`` for addition (the recipe's default: the
+    missing sound generated and mixed over the input, one output per gain). Each (edit type, method) has
+    its own ``Editor``, loaded on first use.
     """
 
     def __init__(self, repo, recipe_hparams, recipe_args: List[str], max_upload_mb: float, manifest=None):
         self.repo, self.recipe_hparams = Path(repo), Path(recipe_hparams)
-        self.recipe_args, self.max_upload_mb = list(recipe_args), max_upload_mb
-        if not any(arg.startswith("--method=") for arg in self.recipe_args):
-            self.recipe_args.insert(0, "--method=imagic")
+        self.recipe_args = [arg for arg in recipe_args if not arg.startswith("--method=")]  # set per edit
+        self.max_upload_mb = max_upload_mb
         self.editors: Dict[str, Editor] = {}
         self.fits: Dict[Path, Fit] = {}
         editor = self.editor("addition")
         self.sample_rate, self.window_seconds = editor.backbone.sample_rate, editor.backbone.window_seconds
         self.etas, self.ft_mode = editor.hparams["etas"], editor.hparams["ft_mode"]
+        self.layer_gains = editor.hparams["layer_gains"]
         self.clips = {}
         if manifest and Path(manifest).is_file():
             self.clips = {e["id"]: e for e in read_manifest(manifest) if self.fits_window(e["wav"])}
@@ -312,16 +318,19 @@ class DemoEditor:
     def hparams_file(self, edit_type: str) -> Path:
         return self.recipe_hparams / f"{edit_type}.yaml"
 
-    def editor(self, edit_type: str) -> Editor:
-        """The edit type's ``Editor`` with the demo's arguments, loaded on first use."""
+    def editor(self, edit_type: str, method: str = "imagic") -> Editor:
+        """The edit type's ``Editor`` for ``method`` (``DEMO_METHODS``) with the demo's arguments, loaded on
+        first use."""
         if edit_type not in EDIT_TYPES:
             raise UserError(f"unknown edit type '{edit_type}'; choose one of {', '.join(EDIT_TYPES)}")
-        if edit_type not in self.editors:
+        if method not in DEMO_METHODS[edit_type]:
+            raise UserError(f"the demo's {edit_type} runs {' or '.join(DEMO_METHODS[edit_type])}, not '{method}'")
+        if (edit_type, method) not in self.editors:
             hparams_file = self.hparams_file(edit_type)
-            _, run_opts, overrides = parse_arguments([str(hparams_file), *self.recipe_args])
-            self.editors[edit_type] = Editor.from_hparams(hparams_file, overrides, run_opts,
-                                                          recipe_editor(edit_type, self.repo))
-        return self.editors[edit_type]
+            _, run_opts, overrides = parse_arguments([str(hparams_file), *self.recipe_args, f"--method={method}"])
+            self.editors[edit_type, method] = Editor.from_hparams(hparams_file, overrides, run_opts,
+                                                                  recipe_editor(edit_type, self.repo))
+        return self.editors[edit_type, method]
 
     def fits_window(self, wav_path) -> bool:
         return sf.info(str(wav_path)).duration <= self.window_seconds + 1e-6
@@ -347,10 +356,11 @@ class DemoEditor:
                          if value is not None})
         return settings
 
-    def fit(self, folder: Path, edit_type: str, input_path: Path, prompt: str, settings: dict) -> Fit:
+    def fit(self, folder: Path, edit_type: str, input_path: Path, prompt: str, settings: dict,
+            method: str = "imagic") -> Fit:
         """The visitor's previous fit when it is of the same clip and settings (and, with ``init: target``,
         prompt), else a new one, kept for their next edit."""
-        editor = self.editor(edit_type)
+        editor = self.editor(edit_type, method)
         if edit_type != "inpainting":
             settings = {k: v for k, v in settings.items() if k not in ("mask_start", "mask_end")}
         fit = editor.prepare_fit(input_path, target_prompt=prompt, **settings)
@@ -361,33 +371,36 @@ class DemoEditor:
         self.fits[folder] = fit.run()
         return fit
 
-    def edit(self, folder: Path, source, edit_type: str, prompt: str, **choices) -> EditOutputs:
-        """Copy ``source`` into ``folder`` and edit it there; ``choices``: ``fit_settings``'s keywords."""
+    def edit(self, folder: Path, source, edit_type: str, prompt: str, method: str = "imagic",
+             **choices) -> EditOutputs:
+        """Copy ``source`` into ``folder`` and edit it there with ``method``; ``choices``: ``fit_settings``'s
+        keywords (read by ``imagic``)."""
         if not source:
             raise UserError("no input audio: upload or record a clip, or pick one of the benchmark set")
         source = Path(source)
         self.check_upload(source)
         prompt = check_prompt(prompt)
         settings = self.fit_settings(**choices)
-        editor = self.editor(edit_type)
+        editor = self.editor(edit_type, method)
         edit_id = f"edit_{sum(1 for _ in folder.glob('edit_*_input')) + 1}"
         input_path = folder / f"{edit_id}_input" / source.name
         input_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, input_path)
         with messages_naming(input_path, source.name):
             kept = self.fits.get(folder)
-            fit = self.fit(folder, edit_type, input_path, prompt, settings)
+            fit = self.fit(folder, edit_type, input_path, prompt, settings, method)
             edit = editor.edit(fit, prompt)
         out = folder / edit_id
         edit.save(out)
-        about = {"input": source.name, "edit_type": edit_type, "target_prompt": prompt, **settings,
-                 "steps_1_2": "reused" if fit is kept else "run"}
+        about = {"input": source.name, "edit_type": edit_type, "method": method, "target_prompt": prompt,
+                 **settings, "steps_1_2": "reused" if fit is kept else "run"}
         atomic_write(out / "edit.json", lambda tmp: Path(tmp).write_text(json.dumps(about, indent=1)))
         table = [line.split(",") for line in (out / "scores.csv").read_text().splitlines()]
         return EditOutputs(
-            etas=edit.etas, best_index=edit.best_index, wavs=[out / f"edit_eta{eta:.2f}.wav" for eta in edit.etas],
+            etas=edit.etas, best_index=edit.best_index, wavs=[out / edit_wav_name(v, edit.sweep) for v in edit.etas],
             spectrograms=out / "spectrograms.png", scores_plot=out / "clap_vs_eta.png", table=table,
-            downloads=[out / "best.wav", pack_edit(out), out / "scores.csv"], fit_reused=fit is kept)
+            downloads=[out / "best.wav", pack_edit(out), out / "scores.csv"], fit_reused=fit is kept,
+            sweep=edit.sweep, layer_prompt=edit.layer_prompt)
 
 
 @contextmanager
@@ -441,26 +454,31 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
         return [str(copy), entry["edit_type"], entry["target_prompt"], *span,
                 f"Benchmark clip `{clip_id}` ({entry['edit_type'].replace('_', ' ')}): its prompt is filled in."]
 
-    def run(source, edit_type, prompt, mask_start, mask_end, speed, ft_mode, request: gr.Request,
+    slots = max(len(editor.etas), len(editor.layer_gains))  # one player per eta or layer gain
+
+    def run(source, edit_type, method, prompt, mask_start, mask_end, speed, ft_mode, request: gr.Request,
             progress=gr.Progress(track_tqdm=True)):
-        blank = [None] * (len(editor.etas) + 3) + [gr.update(value=None)]
+        blank = [None] * (slots + 3) + [gr.update(value=None)]
+        method = method if method in DEMO_METHODS.get(edit_type, ()) else "imagic"
         try:
             folder = folder_of(request)
             check_owner(request, source)
             progress(0, desc="loading the model")
             with files.editing(folder):
-                out = editor.edit(folder, source, edit_type, prompt, speed=speed, ft_mode=ft_mode,
+                out = editor.edit(folder, source, edit_type, prompt, method, speed=speed, ft_mode=ft_mode,
                                   mask_start=mask_start, mask_end=mask_end)
         except UserError as err:
             return [error_text(err), *blank]
         header, rows = out.table[0], out.table[1:]
         best = dict(zip(header, rows[out.best_index]))
         reused = " Steps 1-2 came from your previous edit of this clip: sampling only." if out.fit_reused else ""
-        status = (f"**Best edit: eta = {out.etas[out.best_index]:g}** (Text {best['text_clap']} + Audio "
-                  f"{best['audio_clap']} = {best['sum']}).{reused} Your files are kept until you close this tab, "
-                  f"at most {ttl_seconds / 60:g} minutes after your last edit.")
-        players = [gr.update(value=str(w), label=f"eta = {eta:g}" + (" (best)" if i == out.best_index else ""))
-                   for i, (eta, w) in enumerate(zip(out.etas, out.wavs))]
+        layer = f" Added: \"{out.layer_prompt}\", mixed over your clip." if out.layer_prompt else ""
+        status = (f"**Best edit: {out.sweep} = {out.etas[out.best_index]:g}** (Text {best['text_clap']} + Audio "
+                  f"{best['audio_clap']} = {best['sum']}).{layer}{reused} Your files are kept until you close this "
+                  f"tab, at most {ttl_seconds / 60:g} minutes after your last edit.")
+        players = [gr.update(value=str(w), label=f"{out.sweep} = {v:g}" + (" (best)" if i == out.best_index else ""),
+                             visible=True) for i, (v, w) in enumerate(zip(out.etas, out.wavs))]
+        players += [gr.update(value=None, visible=False)] * (slots - len(players))
         return [status, *players, str(out.spectrograms), str(out.scores_plot),
                 gr.update(value=rows, headers=header), [str(p) for p in out.downloads]]
 
@@ -470,9 +488,11 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
     clips = [(f"{clip_id}: {e['target_prompt']}", clip_id) for clip_id, e in editor.clips.items()]
     with gr.Blocks(title="audio_editing: edit audio with a text prompt", analytics_enabled=False) as page:
         gr.Markdown("# Edit audio with a text prompt\n"
-                    "The input is fitted by the model (step 1: embedding, step 2: fine-tuning), then sampled "
-                    "for several eta (step 3): eta 0 reconstructs the input, larger eta follows the prompt "
-                    "more. The edit with the best Text-CLAP + Audio-CLAP is marked best. "
+                    "Addition by default generates the sound your clip lacks (the part of the prompt it matches "
+                    "least) and mixes it over the clip at several gains. The method (Imagic) fits the input "
+                    "(step 1: embedding, step 2: fine-tuning), then samples it for several eta (step 3): eta 0 "
+                    "reconstructs the input, larger eta follows the prompt more. The edit with the best "
+                    "Text-CLAP + Audio-CLAP is marked best. "
                     f"Inputs: wav, flac or ogg, up to {editor.window_seconds:g} s and {editor.max_upload_mb:g} MB; "
                     "one edit runs at a time, others wait in line.")
         with gr.Row():
@@ -487,6 +507,9 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
                                      label="Edit type", elem_id="edit-type")
                 prompt = gr.Textbox(label="Target prompt", placeholder="e.g. a dog barks while rain falls",
                                     elem_id="prompt")
+                method = gr.Radio([("layer: generate the missing sound, mix it over the clip", "layer"),
+                                   ("the method (Imagic): fit, then sample over eta", "imagic")],
+                                  value=DEMO_METHODS["addition"][0], label="Method", elem_id="method")
                 with gr.Row(visible=False) as span_row:
                     mask_start = gr.Number(label="blank span from (s; empty: find the silent gap)",
                                            elem_id="mask-start")
@@ -499,11 +522,12 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
                 button = gr.Button("Edit", variant="primary", elem_id="edit-button")
         status = gr.Markdown(min_height=80, container=True, padding=True, elem_id="status")
         players = []
-        for start in range(0, len(editor.etas), 4):
+        labels = [f"eta = {eta:g}" for eta in editor.etas] + [""] * (slots - len(editor.etas))
+        for start in range(0, slots, 4):
             with gr.Row():
-                players += [gr.Audio(label=f"eta = {eta:g}", interactive=False, buttons=["download"],
+                players += [gr.Audio(label=label, interactive=False, buttons=["download"],
                                      elem_classes="edit-player")
-                            for eta in editor.etas[start:start + 4]]
+                            for label in labels[start:start + 4]]
         with gr.Row():
             spectrograms = gr.Image(label="Spectrograms: the input, then each eta", type="filepath",
                                     interactive=False, buttons=["download", "fullscreen"], elem_id="spectrograms")
@@ -519,7 +543,8 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
         audio_in.clear(lambda: "", None, [status])
         clip.input(pick_clip, [clip], [audio_in, edit_type, prompt, mask_start, mask_end, status])
         edit_type.change(lambda t: gr.update(visible=t == "inpainting"), [edit_type], [span_row])
-        button.click(run, [audio_in, edit_type, prompt, mask_start, mask_end, speed, ft_mode],
+        edit_type.change(lambda t: gr.update(visible=len(DEMO_METHODS[t]) > 1), [edit_type], [method])
+        button.click(run, [audio_in, edit_type, method, prompt, mask_start, mask_end, speed, ft_mode],
                      [status, *players, spectrograms, scores_plot, table, downloads],
                      show_progress_on=[status], concurrency_limit=1, concurrency_id="edit")
         page.unload(end_session)

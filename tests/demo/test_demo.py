@@ -34,7 +34,7 @@ def editor(tiny_model_dir):
 def test_the_visitors_choices_are_fit_settings_over_the_demos_arguments(editor):
     settings = editor.fit_settings(speed="paper", ft_mode="lora", mask_start=0.5, mask_end=None)
     assert settings == {**SCHEDULES["paper"], "ft_mode": "lora", "mask_start": 0.5}
-    assert editor.editors["addition"].hparams["emb_steps"] == 2  # the demo's argument, under the preset
+    assert editor.editors["addition", "imagic"].hparams["emb_steps"] == 2  # the demo's argument, under the preset
     with pytest.raises(UserError, match="unknown speed"):
         editor.fit_settings(speed="warp")
     with pytest.raises(UserError, match="unknown edit type"):
@@ -59,6 +59,21 @@ def test_an_edit_runs_the_recipe_and_packs_its_outputs(editor, tmp_path):
     # A second edit gets a folder of its own; with init=target (the default) the new prompt is fitted again
     second = editor.edit(folder, clip, "addition", "a door is knocked")
     assert second.wavs[0].parent.name == "edit_2" and not second.fit_reused
+
+
+def test_addition_can_layer_and_the_other_types_run_the_method_only(editor, tmp_path):
+    clip = write_scene_clip(tmp_path / "knock.wav", ["knock"], seed=1)
+    folder = tmp_path / "visitor"
+    folder.mkdir()
+    out = editor.edit(folder, clip, "addition", "a dog barks while a door is knocked", "layer")
+    assert out.sweep == "gain" and out.layer_prompt in ("a dog barks", "a door is knocked")
+    assert [p.name for p in out.wavs] == [f"edit_gain{g:.2f}.wav" for g in editor.layer_gains]
+    assert all(p.is_file() for p in out.wavs) and not out.fit_reused
+    with zipfile.ZipFile(out.downloads[1]) as archive:
+        assert "edit_1/edit_gain1.00.wav" in archive.namelist()
+    assert json.loads((folder / "edit_1" / "edit.json").read_text())["method"] == "layer"
+    with pytest.raises(UserError, match="runs imagic, not 'layer'"):
+        editor.edit(folder, clip, "style_transfer", "a dog barks", "layer")
 
 
 def test_a_visitors_fit_is_kept_while_they_try_prompts(editor, tmp_path, monkeypatch):
