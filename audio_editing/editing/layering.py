@@ -110,12 +110,13 @@ class LayerEditor(BaselineEditor):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        settings = {"layer_gains": getattr(self.hparams, "layer_gains", [0.5, 1.0, 2.0])}
-        check_layer_settings(settings)
-        self.gains = settings["layer_gains"]
+        self.sweep_values()  # checked before anything is written
 
     def sweep_values(self) -> List[float]:
-        return self.gains
+        """``layer_gains``, checked (read at each edit: the API may change them per edit)."""
+        settings = {"layer_gains": getattr(self.hparams, "layer_gains", [0.5, 1.0, 2.0])}
+        check_layer_settings(settings)
+        return settings["layer_gains"]
 
     def sample(self, target_prompt: str):
         """Choose the sound to add (``layer_prompt``, else :func:`missing_event` of the target prompt), then
@@ -152,4 +153,4 @@ class LayerEditor(BaselineEditor):
 
     def compose(self, input_wav: torch.Tensor, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """The input with each take layered over it at its gain (the takes as decoded: ``wavs``)."""
-        return mix_layers(input_wav, wavs, self.gains)
+        return mix_layers(input_wav, wavs, self.sweep_values())

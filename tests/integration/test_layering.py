@@ -108,3 +108,15 @@ def test_layer_on_a_long_stereo_input_keeps_its_rate_layout_length_and_samples(t
     layer = out - wav
     assert np.abs(layer).max() > 0 and np.isfinite(out).all()
     assert np.sqrt(np.mean(layer ** 2)) / np.sqrt(np.mean(wav ** 2)) == pytest.approx(0.5, rel=0.05)
+
+
+def test_the_api_edits_with_layer_gains_and_refuses_etas(tiny_model_dir, quiet_clip):
+    from audio_editing.api import Editor
+
+    editor = Editor.from_hparams("hparams/addition.yaml", run_opts={"device": "cpu", "noprogressbar": True},
+                                 overrides={"backbone_source": str(tiny_model_dir), "sample_steps": 3})
+    fit = editor.fit(quiet_clip)
+    edit = editor.edit(fit, "a dog barks while a siren wails", layer_gains=[0.5, 1.0])
+    assert edit.sweep == "gain" and edit.etas == [0.5, 1.0] and edit.wavs.shape[0] == 2
+    with pytest.raises(UserError, match="pass layer_gains"):
+        editor.edit(fit, "a dog barks", etas=[0, 1])
