@@ -321,10 +321,9 @@ class Editor:
                             f"target prompt, so the fit depends on it); fit again with target_prompt={prompt!r}, "
                             "or fit with init=empty or source to edit with any prompt")
         if etas is not None:
-            if fit.brain.sweep != "eta":
-                key = {"gain": "layer_gains", "strength": "strengths"}.get(fit.brain.sweep, fit.brain.sweep)
-                raise UserError(f"method '{getattr(fit.brain, 'method', '?')}' sweeps {fit.brain.sweep} values, not etas: pass "
-                                f"{key}=[...] to edit")
+            if fit.brain.sweep_key != "etas":
+                raise UserError(f"method '{getattr(fit.brain, 'method', '?')}' sweeps {fit.brain.sweep} values, not "
+                                f"etas: pass {fit.brain.sweep_key}=[...] to edit")
             settings["etas"] = etas
         hparams = self.settings(fit.hparams, settings, fit_keys_allowed=False)
         brain = fit.brain

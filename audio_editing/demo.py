@@ -305,7 +305,7 @@ class DemoEditor:
         self.repo, self.recipe_hparams = Path(repo), Path(recipe_hparams)
         self.recipe_args = [arg for arg in recipe_args if not arg.startswith("--method=")]  # set per edit
         self.max_upload_mb = max_upload_mb
-        self.editors: Dict[str, Editor] = {}
+        self.editors: Dict[tuple, Editor] = {}  # (edit type, method) -> its Editor
         self.fits: Dict[Path, Fit] = {}
         editor = self.editor("addition")
         self.sample_rate, self.window_seconds = editor.backbone.sample_rate, editor.backbone.window_seconds

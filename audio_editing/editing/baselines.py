@@ -36,18 +36,25 @@ from audio_editing.editing.inversion import (AfterStep, ddpm_noise_maps, guided_
                                              regenerate_from_maps, steps_for, unconstrained)
 from audio_editing.errors import UserError
 
+def number_list(values, flag: str, example: str, valid, requirement: str) -> List[float]:
+    """``values`` (a number or a list of them) as a list of floats, each passing ``valid``; else a one-line
+    ``UserError`` naming ``flag`` (``--strengths``, ``--layer_gains``) with an ``example`` or the ``requirement``."""
+    if isinstance(values, (int, float)):
+        values = [values]
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise UserError(f"{flag} must be a list of numbers such as {example}, got {values!r}") from None
+    if not values or not all(valid(v) for v in values):
+        raise UserError(f"{flag} {values} {requirement}")
+    return values
+
+
 def check_strengths(strengths) -> List[float]:
     """The baselines' sweep: numbers in [0, 1]."""
-    if isinstance(strengths, (int, float)):
-        strengths = [strengths]
-    try:
-        strengths = [float(s) for s in strengths]
-    except (TypeError, ValueError):
-        raise UserError(f"--strengths must be a list of numbers such as [0,0.5,1], got {strengths!r}") from None
-    if not strengths or not all(0.0 <= s <= 1.0 for s in strengths):
-        raise UserError(f"--strengths {strengths} must be a non-empty list of values in [0, 1]; 0 returns the "
-                        "input, 1 regenerates from the noisiest step")
-    return strengths
+    return number_list(strengths, "--strengths", "[0,0.5,1]", lambda s: 0.0 <= s <= 1.0,
+                       "must be a non-empty list of values in [0, 1]; 0 returns the input, 1 regenerates from "
+                       "the noisiest step")
 
 
 def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: TextCond,
@@ -113,6 +120,7 @@ class BaselineEditor(ImagicEditor):
     """What the baselines share: no training, a strength sweep (hparam ``strengths``) in place of eta."""
 
     sweep = "strength"
+    sweep_key = "strengths"
     method = "baseline"
     trains = False
 
@@ -190,6 +198,7 @@ class FixedOutputEditor(ImagicEditor):
     score. One value of a ``strength`` sweep: 0 (the input) or 1 (the reference)."""
 
     sweep = "strength"
+    sweep_key = "strengths"  # not an eta sweep: the API refuses etas for it
     value = 0.0
     trains = False
 

@@ -348,6 +348,7 @@ class ImagicEditor(sb.Brain):
 
     # --- the edit ------------------------------------------------------------------
     sweep = "eta"  # the parameter swept in step 3 (the baselines sweep "strength")
+    sweep_key = "etas"  # the hparam that lists its values (the baselines' "strengths", layer's "layer_gains")
 
     def sweep_values(self) -> List[float]:
         return [float(eta) for eta in self.hparams.etas]

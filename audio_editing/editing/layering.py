@@ -21,10 +21,9 @@ from typing import List, Optional
 import torch
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.data.audio import OUTPUT_PEAK
-from audio_editing.editing.baselines import BaselineEditor
+from audio_editing.data.audio import OUTPUT_PEAK, limit_peak
+from audio_editing.editing.baselines import BaselineEditor, number_list
 from audio_editing.editing.inversion import guided_output
-from audio_editing.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -64,21 +63,6 @@ def missing_event(parts: List[str], scores: List[float]) -> str:
     return parts[min(range(len(parts)), key=scores.__getitem__)]
 
 
-def check_layer_settings(hparams: dict) -> None:
-    """``layer_gains``: a non-empty list of positive numbers (checked before anything is written)."""
-    gains = hparams.get("layer_gains")
-    if isinstance(gains, (int, float)):
-        gains = [gains]
-    try:
-        gains = [float(g) for g in gains]
-    except (TypeError, ValueError):
-        raise UserError(f"--layer_gains must be a list of numbers such as [0.5,1,2], got {gains!r}") from None
-    if not gains or not all(g > 0 for g in gains):
-        raise UserError(f"--layer_gains {gains} must be a non-empty list of positive numbers (the layer's "
-                        "loudness relative to the input's: 1 is as loud)")
-    hparams["layer_gains"] = gains
-
-
 def mix_layers(input_wav: torch.Tensor, layers: torch.Tensor, gains: List[float],
                peak: Optional[float] = None) -> torch.Tensor:
     """The input [..., T] plus each layer [n, ..., T] scaled to ``gains[i]`` times the input's RMS; an
@@ -96,8 +80,7 @@ def mix_layers(input_wav: torch.Tensor, layers: torch.Tensor, gains: List[float]
     scale = torch.tensor(gains, dtype=layers.dtype) * rms_in / rms
     mixed = input_wav + layers * scale.view(-1, *([1] * (layers.dim() - 1)))
     peak = max(OUTPUT_PEAK, float(input_wav.abs().max())) if peak is None else peak
-    loudest = mixed.flatten(1).abs().amax(dim=1).clamp_min(1e-12)
-    return mixed * torch.clamp(peak / loudest, max=1.0).view(-1, *([1] * (layers.dim() - 1)))
+    return limit_peak(mixed.flatten(1), peak).view_as(mixed)  # one gain per output, all its channels
 
 
 class LayerEditor(BaselineEditor):
@@ -106,6 +89,7 @@ class LayerEditor(BaselineEditor):
 
     method = "layer"
     sweep = "gain"
+    sweep_key = "layer_gains"
     edit_types = ("addition",)  # what it can do (``methods.with_method`` refuses the others)
 
     def __init__(self, *args, **kwargs):
@@ -114,9 +98,9 @@ class LayerEditor(BaselineEditor):
 
     def sweep_values(self) -> List[float]:
         """``layer_gains``, checked (read at each edit: the API may change them per edit)."""
-        settings = {"layer_gains": getattr(self.hparams, "layer_gains", [0.5, 1.0, 2.0])}
-        check_layer_settings(settings)
-        return settings["layer_gains"]
+        return number_list(getattr(self.hparams, "layer_gains", [0.5, 1.0, 2.0]), "--layer_gains", "[0.5,1,2]",
+                           lambda g: g > 0, "must be a non-empty list of positive numbers (the layer's loudness "
+                           "relative to the input's: 1 is as loud)")
 
     def sample(self, target_prompt: str):
         """Choose the sound to add (``layer_prompt``, else :func:`missing_event` of the target prompt), then

@@ -28,5 +28,5 @@ def with_method(editor: type, method: str) -> type:
     allowed = getattr(EDITORS[method], "edit_types", None)
     if allowed is not None and editor.edit_type not in (None, *allowed):
         raise UserError(f"--method={method} is for {' and '.join(allowed)}, not {editor.edit_type}; pass "
-                        f"--method=imagic or one of {', '.join(m for m in BASELINES)}")
+                        f"--method=imagic or one of {', '.join(BASELINES)}")
     return with_edit_type(EDITORS[method], editor)
