@@ -126,10 +126,11 @@ class BaselineEditor(ImagicEditor):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.strengths = check_strengths(self.hparams.strengths)  # before anything is written
+        self.sweep_values()  # checked before anything is written
 
     def sweep_values(self) -> List[float]:
-        return self.strengths
+        """``strengths``, checked (read at each edit: the API may change them per edit)."""
+        return check_strengths(self.hparams.strengths)
 
     def generate(self, strengths, e_target) -> torch.Tensor:
         """Latents [n_strengths, n_windows, ...]: each window of a long input regenerated in turn."""

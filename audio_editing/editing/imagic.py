@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import OUTPUT_PEAK, atomic_write, limit_peak
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
+from audio_editing.editing.background import restore_background
 from audio_editing.editing.inversion import ddpm_noise_maps, inversion_free_rows, regenerate_from_maps
 from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
@@ -734,7 +735,11 @@ class ImagicEditor(sb.Brain):
 
         Called at the model's rate (``input_wav`` [T], ``wavs`` [n_eta, T]: what is scored) and at
         the input file's (``input_wav`` [channels, T], ``wavs`` [n_eta, channels, T]: what is written).
+        With ``keep_background``, the share of the input's stationary bed an edit lost is put back
+        (``editing/background.py``).
         """
+        if getattr(self.hparams, "keep_background", False):
+            return restore_background(input_wav, wavs, sample_rate)
         return wavs
 
     def score(self, wavs, input_wav, target_prompt: str, sample_rate: int) -> dict:

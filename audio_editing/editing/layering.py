@@ -92,10 +92,6 @@ class LayerEditor(BaselineEditor):
     sweep_key = "layer_gains"
     edit_types = ("addition",)  # what it can do (``methods.with_method`` refuses the others)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.sweep_values()  # checked before anything is written
-
     def sweep_values(self) -> List[float]:
         """``layer_gains``, checked (read at each edit: the API may change them per edit)."""
         return number_list(getattr(self.hparams, "layer_gains", [0.5, 1.0, 2.0]), "--layer_gains", "[0.5,1,2]",

@@ -128,3 +128,18 @@ def test_strengths_outside_zero_one_are_refused_before_writing(clip, tiny_model_
     with pytest.raises(UserError, match="strengths"):
         baseline_edit("sdedit", clip, tiny_model_dir, tmp_path, "addition", "--strengths=[0.5,1.5]")
     assert not (tmp_path / clip.stem).exists()
+
+
+def test_the_api_reads_a_baselines_strengths_at_each_edit(tiny_model_dir, clip):
+    from audio_editing.api import Editor
+
+    editor = Editor.from_hparams("hparams/style_transfer.yaml",
+                                 run_opts={"device": "cpu", "noprogressbar": True},
+                                 overrides={"backbone_source": str(tiny_model_dir), "method": "sdedit",
+                                            "sample_steps": 3, "strengths": [0.5, 1.0]})
+    fit = editor.fit(clip, target_prompt="a dog barks")
+    assert editor.edit(fit, "a dog barks").etas == [0.5, 1.0]
+    edit = editor.edit(fit, "a dog barks", strengths=[0.2, 0.4, 0.6])
+    assert edit.sweep == "strength" and edit.etas == [0.2, 0.4, 0.6] and edit.wavs.shape[0] == 3
+    with pytest.raises(UserError, match="strengths"):
+        editor.edit(fit, "a dog barks", strengths=[1.5])

@@ -3,6 +3,7 @@
 These use the real trained weights in audio_editing/pretrained/toy_world (no retraining).
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,12 @@ import torch
 
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
+from audio_editing.evaluation.batch import recipe_editor, written_outputs
 from audio_editing.evaluation.clap import load_scorer
-from audio_editing.registry import PRETRAINED_DIR
+from audio_editing.registry import PRETRAINED_DIR, load_judge
 from audio_editing.toy_world.checks import generation_recognition
+from audio_editing.toy_world.judge import kept, scene_annotation
+from audio_editing.toy_world.scenes import Scene
 from audio_editing.toy_world.model import ToyBackbone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,3 +54,21 @@ def test_eta0_reconstructs_and_eta1_edits(tmp_path):
     assert snr[0] > snr[1] and snr[0] > 5.0, snr
     text = result.scores["text_clap"]
     assert text[1] > text[0], text  # eta=1 follows the prompt more than the reconstruction does
+
+
+@pytest.mark.parametrize("keep_background", [True, False])
+def test_style_transfer_keeps_the_input_background_by_the_judge(tmp_path, keep_background):
+    """Footsteps over an engine rendered as a phone (benchmark clip style_transfer_06): the prompt does not
+    name the engine, and the edits lose it; ``keep_background`` (the recipe's default) puts it back, and the
+    judge hears the bed over at least half of every output again."""
+    entry = json.loads((REPO / "benchmarks/toy_world/manifest.json").read_text())["style_transfer_06"]
+    result = run_edit(recipe_editor("style_transfer", REPO), [
+        "hparams/style_transfer.yaml", f"--input_wav={REPO / 'benchmarks/toy_world' / entry['wav']}",
+        f"--target_prompt={entry['target_prompt']}", f"--output_folder={tmp_path}", "--emb_steps=20",
+        "--inversion_strength=1.0", "--etas=[1.0,1.2]", f"--keep_background={keep_background}",
+        "--noprogressbar", "--device=cpu"])
+    judge = load_judge("embedded:toy_world")
+    bed = [item for item in scene_annotation(Scene.from_dict(entry["input_scene"])) if item.label == "engine"]
+    detections = judge.detect(written_outputs(result.folder, result.etas, result.sweep, judge.sample_rate),
+                              judge.sample_rate)
+    assert [kept(bed[0], found, 2.56) for found in detections] == [keep_background] * 2, detections
