@@ -332,8 +332,8 @@ class Editor:
             self.backbone.unet = fit.unet
         result = brain.sample(prompt)
         clip = fit.clip
-        result.outputs = brain.compose(clip.samples, clip.from_model(result.decoded, result.sample_rate),
-                                       clip.sample_rate)
+        composed = brain.compose(clip.samples, clip.from_model(result.decoded, result.sample_rate), clip.sample_rate)
+        result.outputs = brain.with_background(clip.samples, composed, clip.sample_rate)
         return Edit(prompt=prompt, fit=fit, result=result)
 
 

@@ -218,6 +218,7 @@ class FixedOutputEditor(ImagicEditor):
                             input_latent=torch.zeros(0), sample_rate=rate, sweep=self.sweep)
         result.scores = self.score(wavs, wav.cpu(), target_prompt, rate)
         result.metrics["text_clap_input"] = self.input_text_score(wav, target_prompt)
+        result.wavs = self.with_background(wav.cpu(), wavs, rate)
         return result
 
 

@@ -198,7 +198,7 @@ class EditResult:
     """What one edit produced: one waveform and one score row per sweep value (eta, or a baseline's strength)."""
 
     etas: List[float]
-    wavs: torch.Tensor  # [n_eta, T] at sample_rate, mono, at the input's level (composed: what is scored)
+    wavs: torch.Tensor  # [n_eta, T] at sample_rate, mono, at the input's level (composed, then with_background)
     decoded: torch.Tensor  # [n_eta, T] the same before ``compose``
     latents: torch.Tensor  # [n_eta, n_windows, C, time, freq]
     input_latent: torch.Tensor  # [n_windows, C, time, freq]
@@ -432,6 +432,7 @@ class ImagicEditor(sb.Brain):
             with torch.no_grad():
                 self.vae_wav = self.join_windows(self.decode_windows(self.z0))
         result.metrics.update(self.reconstruction_metrics(self.vae_wav))
+        result.wavs = self.with_background(wav.cpu(), result.wavs, backbone.sample_rate)
         clock.lap("scoring")
         result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in clock.laps.items()})
         result.metrics.update({f"steps_{phase}": n for phase, n in self.losses.get("steps", {}).items()})
@@ -735,9 +736,14 @@ class ImagicEditor(sb.Brain):
 
         Called at the model's rate (``input_wav`` [T], ``wavs`` [n_eta, T]: what is scored) and at
         the input file's (``input_wav`` [channels, T], ``wavs`` [n_eta, channels, T]: what is written).
-        With ``keep_background``, the share of the input's stationary bed an edit lost is put back
-        (``editing/background.py``).
         """
+        return wavs
+
+    def with_background(self, input_wav: torch.Tensor, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """``wavs`` (composed, as ``compose``'s) with the share of the input's stationary bed each lost put back
+        when ``keep_background`` is set (``editing/background.py``). Applied after scoring: the scores and the
+        choice are the edit's own (the scorer's Text falls with a bed the prompt does not name, and the choice
+        would then follow the bed rather than the edit)."""
         if getattr(self.hparams, "keep_background", False):
             return restore_background(input_wav, wavs, sample_rate)
         return wavs
