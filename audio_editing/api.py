@@ -32,7 +32,7 @@ from speechbrain.utils.train_logger import FileTrainLogger
 
 from audio_editing.cli import load_hparams
 from audio_editing.data.audio import AudioClip, atomic_write, audio_clip, check_audible, read_audio
-from audio_editing.editing.imagic import COMPLETE, FIT_KEYS, EditResult, ImagicEditor, check_resumable
+from audio_editing.editing.imagic import COMPLETE, FIT_KEYS, SELECTION_RULES, EditResult, ImagicEditor, check_resumable
 from audio_editing.editing.methods import with_method
 from audio_editing.editing.outputs import write_edit_outputs
 from audio_editing.editing.recipe import (check_etas, check_init, check_long_input, check_prompt, check_sampling,
@@ -236,7 +236,7 @@ class Editor:
         self.resolved_yaml = resolved_yaml  # the configuration as resolved (the recipes write it)
         self.backbone = hparams["ldm"]
         self.pretrained_unet = None  # kept once a fit trains a copy
-        check_settings(hparams)
+        check_settings(hparams, self.editor_class)
 
     @classmethod
     def from_hparams(cls, hparams_file, overrides: Optional[dict] = None, run_opts: Optional[dict] = None,
@@ -261,7 +261,7 @@ class Editor:
             if not fit_keys_allowed and key in FIT_KEYS + ("mask_start", "mask_end"):
                 raise UserError(f"'{key}' is a fit setting: pass it to Editor.fit (or from_hparams), not to edit")
         merged = {key: value for key, value in {**base, **settings}.items() if key != "train_logger"}
-        check_settings(merged)
+        check_settings(merged, self.editor_class)
         return merged
 
     def prepare_fit(self, audio, sample_rate: Optional[int] = None, *, target_prompt: Optional[str] = None,
@@ -337,10 +337,13 @@ class Editor:
         return Edit(prompt=prompt, fit=fit, result=result)
 
 
-def check_settings(hparams: dict) -> None:
+def check_settings(hparams: dict, editor_class: type) -> None:
     """The checks of settings that need no input: etas, the selection rule, step 3's start, step 1's start."""
     hparams["etas"] = check_etas(hparams["etas"])
     check_selection(hparams)
+    if hparams["eta_selection"] == "text_span" and not editor_class.scores_span:
+        raise UserError(f"--eta_selection=text_span reads the Text score of the filled span, which only inpainting "
+                        f"has; choose one of {', '.join(r for r in SELECTION_RULES if r != 'text_span')}")
     check_sampling(hparams)
     check_init(hparams)
 

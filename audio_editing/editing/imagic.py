@@ -227,7 +227,7 @@ class EditResult:
                               self.onset_weight)[self.best_index]
 
 
-SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset")
+SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset", "text_span")
 
 
 def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
@@ -244,6 +244,10 @@ def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[flo
         return list(text)
     if rule == "text_onset":
         return [t + onset_weight * o for t, o in zip(text, scores["onset_f1"])]
+    if rule == "text_span":
+        if "text_clap_span" not in scores:
+            raise UserError("eta_selection text_span reads the Text score of the filled span: inpainting only")
+        return [t + s for t, s in zip(text, scores["text_clap_span"])]
     if rule != "text_gain":
         raise UserError(f"unknown eta_selection {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
     if text_input is None:
@@ -262,7 +266,9 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     does. ``max_text``: the highest Text, whatever it costs the Audio score (the edit that follows
     the prompt most; keeping the input is left to eta's range). ``text_onset``: the highest
     Text + ``onset_weight`` x onset F1 to the input (style transfer: follow the prompt and keep the
-    input's onsets). None looks at anything but the scorer's and the signal's numbers.
+    input's onsets). ``text_span`` (inpainting): the highest Text of the whole clip + Text of the filled
+    span alone (the scene follows the prompt, and so does what was filled). None looks at anything but the
+    scorer's and the signal's numbers.
 
     Example
     -------
@@ -273,6 +279,8 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     >>> select_index(scores, "max_text")
     3
     >>> select_index({**scores, "onset_f1": [1.0, 1.0, 0.9, 0.4]}, "text_onset", onset_weight=0.3)
+    2
+    >>> select_index({**scores, "text_clap_span": [0.2, 0.5, 0.6, 0.3]}, "text_span")
     2
     """
     keys = selection_keys(scores, rule, text_input, margin, onset_weight)
@@ -356,6 +364,7 @@ class ImagicEditor(sb.Brain):
 
     trains = True  # steps 1-2 train something: a fit worth storing (the baselines train nothing)
     edit_type = None  # set by each recipe's editor ("addition", ...): what a method may refuse (``layering``)
+    scores_span = False  # whether ``score`` gives ``text_clap_span`` (inpainting): what eta_selection text_span reads
 
     def fit_input(self, wav: torch.Tensor, target_prompt: Optional[str] = None) -> dict:
         """Encode the input [T] (backbone's rate) and run steps 1-2, resuming from ``checkpointer``'s

@@ -282,7 +282,7 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 # rules compared on the judge (the first is the paper's) with their parameter: text_gain's margin (a Text
 # gain over the input), text_onset's onset weight
 SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
-                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT))
+                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT), ("text_span", 0.0))
 
 
 def select_compared(scores: dict, rule: str, parameter: float, text_input: float) -> int:
@@ -292,7 +292,14 @@ def select_compared(scores: dict, rule: str, parameter: float, text_input: float
     return select_index(scores, rule, text_input, margin=parameter)
 
 
-SWEEP_SCORES = ("text_clap", "audio_clap", "sum", "onset_f1")  # what the selection rules read
+SWEEP_SCORES = ("text_clap", "audio_clap", "sum", "onset_f1")  # what the selection rules read (and the span's)
+
+
+def sweep_scores(sweep: List[dict]) -> Dict[str, List[float]]:
+    """What the selection rules read of a sweep's rows: ``SWEEP_SCORES``, and ``text_clap_span`` where the
+    edit type has one (inpainting)."""
+    span = ("text_clap_span",) if sweep[0].get("text_clap_span") not in (None, "") else ()
+    return {c: [float(r[c]) for r in sweep] for c in SWEEP_SCORES + span}
 
 
 def sweeps_by_clip(per_eta: List[dict]) -> Dict[tuple, List[dict]]:
@@ -318,7 +325,7 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
              "paper's, highest Text + Audio; `text_gain m`: the highest Text + Audio among the values whose Text "
              "beats the input's by m, else the highest Text; `max_text`: the highest Text; `text_onset w`: the highest Text + "
-             "w x onset F1 to the input), and at the best value of each clip's sweep (no rule can do better).", "",
+             "w x onset F1 to the input; `text_span`: the highest Text + Text of the filled span alone, inpainting only), and at the best value of each clip's sweep (no rule can do better).", "",
              "| edit type | method | clips | " + " | ".join(names) + " | best of sweep |",
              "|" + "---|" * (len(names) + 4)]
     groups: Dict[tuple, List[tuple]] = {}
@@ -331,10 +338,12 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
         for rule, margin in SELECTIONS_COMPARED:
             chosen = []
             for key in keys:
-                scores = {c: [float(r[c]) for r in sweeps[key]] for c in SWEEP_SCORES}
+                scores = sweep_scores(sweeps[key])
+                if rule == "text_span" and "text_clap_span" not in scores:
+                    break  # inpainting's rule
                 index = select_compared(scores, rule, margin, text_input[key])
                 chosen.append({"judge_success": sweeps[key][index]["judge_success"]})
-            cells.append(success_cell(chosen))
+            cells.append(success_cell(chosen) if chosen else "-")
         best = [{"judge_success": max(float(r["judge_success"]) for r in sweeps[key])} for key in keys]
         lines.append(f"| {edit_type} | {method} | {len(keys)} | " + " | ".join(cells) + f" | {success_cell(best)} |")
     return lines + [""]
@@ -661,7 +670,7 @@ def reselect(rows: List[dict], sweeps: Dict[tuple, List[dict]], rule: str, margi
         sweep = sweeps.get((row["id"], row["method"]), [])
         if not sweep or row.get("text_clap_input") in (None, ""):
             continue
-        scores = {c: [float(r[c]) for r in sweep] for c in SWEEP_SCORES}
+        scores = sweep_scores(sweep)
         chosen = sweep[select_index(scores, rule, float(row["text_clap_input"]), margin, onset_weight)]
         row["best_eta"] = chosen["eta"]
         row.update({k: chosen[k] for k in CHOSEN_COLUMNS if chosen.get(k) not in (None, "")})

@@ -39,6 +39,7 @@ class InpaintingEditor(ImagicEditor):
     """Masked loss, masked sampling and compositing, span scores; everything else is the shared editor."""
 
     edit_type = "inpainting"
+    scores_span = True  # text_clap_span: the Text score of the filled span alone
 
     def check_input(self, wav, clip):
         hp = self.hparams

@@ -305,6 +305,9 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
     assert len([r for r in per_eta if r["method"] == "sdedit" and r["judge_success"] != ""]) == 3 * 2
     table = (out / "results.md").read_text()
     assert "## Selection rules, judged" in table and "| addition | sdedit | 1 |" in table
+    rule_rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in table.splitlines()
+                 if " | sdedit | 1 | " in line}
+    assert rule_rows["addition"][-2] == "-" and rule_rows["inpainting"][-2] != "-"  # text_span: inpainting's rule
     for edit_type in ("addition", "style_transfer", "inpainting"):
         assert (out / f"tradeoff_{edit_type}.png").is_file() and f"(tradeoff_{edit_type}.png)" in table
     with pytest.raises(UserError, match="no reference edit"):

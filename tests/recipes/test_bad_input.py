@@ -40,6 +40,7 @@ CASES = [  # (input kind, recipe, extra flags, words the message must contain)
     ("good", "addition", ["--backbone=nonexistent"], "unknown backbone"),
     ("good", "style_transfer", ["--eta_selection=best_clap"], "--eta_selection must be one of max_sum, text_gain, max_text"),
     ("good", "addition", ["--text_gain_margin=lots"], "--text_gain_margin must be a number"),
+    ("good", "style_transfer", ["--eta_selection=text_span"], "which only inpainting has"),
     ("good", "inpainting", ["--mask_start=0.5", "--mask_end=9"], "outside the clip"),
     ("no_gap", "inpainting", [], "no blank span"),
 ]
