@@ -325,7 +325,8 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
              "paper's, highest Text + Audio; `text_gain m`: the highest Text + Audio among the values whose Text "
              "beats the input's by m, else the highest Text; `max_text`: the highest Text; `text_onset w`: the highest Text + "
-             "w x onset F1 to the input; `text_span`: the highest Text + Text of the filled span alone, inpainting only), and at the best value of each clip's sweep (no rule can do better).", "",
+             "w x onset F1 to the input; `text_span`: the highest Text + Text of the filled span alone, inpainting "
+             "only), and at the best value of each clip's sweep (no rule can do better).", "",
              "| edit type | method | clips | " + " | ".join(names) + " | best of sweep |",
              "|" + "---|" * (len(names) + 4)]
     groups: Dict[tuple, List[tuple]] = {}
