@@ -16,6 +16,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import soundfile as sf
@@ -172,6 +173,21 @@ def limit_peak(wavs: torch.Tensor, peak: float = OUTPUT_PEAK) -> torch.Tensor:
     """
     loudest = wavs.abs().amax(dim=-1, keepdim=True)
     return wavs * torch.clamp(peak / loudest.clamp_min(1e-12), max=1.0)
+
+
+def limit_outputs(outputs: torch.Tensor, input_wav: torch.Tensor, peak: Optional[float] = None) -> torch.Tensor:
+    """Each output of ``outputs`` [n, ..., T] (all its channels at once) louder than ``peak`` scaled down as a
+    whole (:func:`limit_peak`); ``peak`` defaults to full scale, or ``input_wav``'s peak where that is louder
+    (a float file over full scale is not made quieter by its edit).
+
+    Example
+    -------
+    >>> limit_outputs(torch.tensor([[[2.0, -1.0], [0.5, 0.5]]]), torch.tensor([1.5, 0.0]))
+    tensor([[[ 1.5000, -0.7500],
+             [ 0.3750,  0.3750]]])
+    """
+    peak = max(OUTPUT_PEAK, float(input_wav.abs().max())) if peak is None else peak
+    return limit_peak(outputs.flatten(1), peak).view_as(outputs)
 
 
 def write_audio(path, wav: torch.Tensor, sample_rate: int, subtype: str = "PCM_16") -> None:

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from audio_editing.data.audio import OUTPUT_PEAK, limit_peak
+from audio_editing.data.audio import limit_outputs
 
 BED_QUANTILE = 0.2  # the bed: the mean spectrum of the quietest fifth of the frames
 WINDOW_SECONDS = 0.064  # STFT window (a power of two of samples near it)
@@ -75,6 +75,4 @@ def restore_background(input_wav: torch.Tensor, wavs: torch.Tensor, sample_rate:
     comfort = level * torch.exp(2j * math.pi * torch.rand(spec_in.shape, generator=generator))
     bed = torch.where(spec_in.abs() <= EXPOSED * level, spec_in, comfort)  # [channels, F, frames]
     added = torch.istft((missing[..., None] * bed).flatten(0, 1), n_fft, hop, window=window, length=length)
-    out = wavs + added.view(wavs.shape).to(wavs)
-    peak = max(OUTPUT_PEAK, float(input_wav.abs().max()))
-    return limit_peak(out.flatten(1), peak).view_as(out)
+    return limit_outputs(wavs + added.view(wavs.shape).to(wavs), input_wav)

@@ -36,7 +36,7 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.data.audio import OUTPUT_PEAK, atomic_write, limit_peak
+from audio_editing.data.audio import atomic_write, limit_outputs
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
 from audio_editing.editing.background import restore_background
 from audio_editing.editing.inversion import ddpm_noise_maps, inversion_free_rows, regenerate_from_maps
@@ -400,7 +400,7 @@ class ImagicEditor(sb.Brain):
         backbone = self.modules.backbone
         hp = self.hparams
         clock = PhaseClock(self.device)
-        wav, peak = self.wav, float(self.wav.abs().max())
+        wav = self.wav
         with torch.no_grad():
             e_target = backbone.encode_text([target_prompt])
 
@@ -416,7 +416,7 @@ class ImagicEditor(sb.Brain):
             with torch.no_grad():
                 decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
                 # never louder than full scale (or than the input, a float file over it): not clipped when written
-                decoded = limit_peak(self.join_windows(decoded).cpu() / self.gain, max(OUTPUT_PEAK, peak))
+                decoded = limit_outputs(self.join_windows(decoded).cpu() / self.gain, wav)
             wavs = self.compose(wav, decoded, backbone.sample_rate)
             clock.lap("sampling")
 

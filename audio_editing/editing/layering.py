@@ -21,7 +21,7 @@ from typing import List, Optional
 import torch
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.data.audio import OUTPUT_PEAK, limit_peak
+from audio_editing.data.audio import limit_outputs
 from audio_editing.editing.baselines import BaselineEditor, number_list
 from audio_editing.editing.inversion import guided_output
 
@@ -79,8 +79,7 @@ def mix_layers(input_wav: torch.Tensor, layers: torch.Tensor, gains: List[float]
     rms = layers.flatten(1).pow(2).mean(dim=1).sqrt().clamp_min(1e-8)
     scale = torch.tensor(gains, dtype=layers.dtype) * rms_in / rms
     mixed = input_wav + layers * scale.view(-1, *([1] * (layers.dim() - 1)))
-    peak = max(OUTPUT_PEAK, float(input_wav.abs().max())) if peak is None else peak
-    return limit_peak(mixed.flatten(1), peak).view_as(mixed)  # one gain per output, all its channels
+    return limit_outputs(mixed, input_wav, peak)
 
 
 class LayerEditor(BaselineEditor):
