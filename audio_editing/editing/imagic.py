@@ -60,6 +60,7 @@ FIT_KEYS = ("backbone", "backbone_source", "init", "source_prompt", "emb_steps",
 FIT_DEFAULTS = {"init": "target", "source_prompt": None}
 INITS = ("target", "empty", "source")  # hparam init: where step 1 starts, see ImagicEditor.initial_embedding
 SAMPLE_STARTS = ("noise", "ddpm_inversion", "inversion_free")  # hparam sample_start: see ImagicEditor.sample_start
+INVERSION_SOURCES = ("e_opt", "empty")  # hparam inversion_source: see ImagicEditor.sample_from_inversion
 COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without it was cut short
 ENCODE_CHUNK = 8  # windows per VAE call
 
@@ -408,10 +409,11 @@ class ImagicEditor(sb.Brain):
         # sweep each, and the sweep holding the value the selection rule prefers over all of them is kept
         values = self.sweep_values()
         text_input = self.input_text_score(wav, target_prompt)
-        result, strengths = None, self.inversion_strengths
-        self.inverted = {}  # window -> its DDPM noise maps: one inversion serves every strength's sweep
-        for strength in strengths:
-            self.strength = strength
+        result, strengths, sources = None, self.inversion_strengths, self.inversion_sources
+        sweeps = [(source, strength) for source in sources for strength in strengths]
+        self.inverted = {}  # (source, window) -> its DDPM noise maps: one inversion serves every strength's sweep
+        for source, strength in sweeps:
+            self.strength, self.source = strength, source
             latents = self.generate(values, e_target)
             with torch.no_grad():
                 decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
@@ -431,12 +433,17 @@ class ImagicEditor(sb.Brain):
             swept.metrics["text_clap_input"] = text_input
             if strength is not None and len(strengths) > 1:
                 swept.metrics["inversion_strength"] = strength
-                logger.info(f"inversion strength {strength:g}: best {self.sweep} "
+            if source is not None and len(sources) > 1:
+                swept.metrics["inversion_source"] = source
+            if len(sweeps) > 1:
+                which = ", ".join([f"inversion strength {strength:g}"] * (len(strengths) > 1)
+                                  + [f"source {source}"] * (len(sources) > 1))
+                logger.info(f"{which}: best {self.sweep} "
                             f"{swept.etas[swept.best_index]:g}, text {swept.scores['text_clap'][swept.best_index]:.3f}")
             if result is None or swept.selection_key() > result.selection_key():
                 result = swept
             clock.lap("scoring")
-        self.inverted = {}  # the maps belong to this fit and these sampling settings
+        self.inverted, self.source = {}, None  # the maps belong to this fit and these sampling settings
         if self.vae_wav is None:
             with torch.no_grad():
                 self.vae_wav = self.join_windows(self.decode_windows(self.z0))
@@ -676,6 +683,18 @@ class ImagicEditor(sb.Brain):
         return [float(x) for x in strengths] if isinstance(strengths, (list, tuple)) else [float(strengths)]
 
     @property
+    def inversion_sources(self) -> List[Optional[str]]:
+        """The conditions the input is inverted under when step 3 starts from its DDPM noise maps
+        (``inversion_source``: ``e_opt``, ``empty`` or a list of both for one sweep each, the best kept);
+        ``[None]`` for the other starts. Under e_opt the fine-tuned model explains the input, so the maps hold
+        little of it and eta moves the sound freely (eta=0 returns the input); under the empty prompt they
+        hold more of the input, its timing with it."""
+        if self.sweep != "eta" or self.sample_start != "ddpm_inversion":
+            return [None]
+        sources = getattr(self.hparams, "inversion_source", "e_opt")
+        return list(sources) if isinstance(sources, (list, tuple)) else [sources]
+
+    @property
     def current_strength(self) -> float:
         """The strength the sweep being sampled regenerates at (the first of ``inversion_strengths`` outside
         ``sample``)."""
@@ -693,10 +712,12 @@ class ImagicEditor(sb.Brain):
         scheduler.set_timesteps(hp.sample_steps, device=self.device)
         with self.evaluation_ctx:
             inverted = getattr(self, "inverted", {})  # filled by ``sample``: the same maps for every strength
-            if window not in inverted:
-                inverted[window] = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], e_opt,
-                                                   float(hp.guidance_scale), generator)
-            noisy, maps = inverted[window]
+            name = getattr(self, "source", None) or self.inversion_sources[0]
+            if (name, window) not in inverted:
+                source = e_opt if name == "e_opt" else backbone.null_cond(e_opt)
+                inverted[name, window] = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], source,
+                                                         float(hp.guidance_scale), generator)
+            noisy, maps = inverted[name, window]
             return regenerate_from_maps(backbone, scheduler, noisy, maps, conds, self.current_strength, scales,
                                         lambda z, next_t: self.after_denoise_step(z, next_t, window))
 

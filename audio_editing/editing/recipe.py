@@ -14,7 +14,7 @@ import speechbrain as sb
 
 from audio_editing.cli import parse_arguments
 from audio_editing.data.audio import atomic_write
-from audio_editing.editing.imagic import INITS, ONSET_WEIGHT, SAMPLE_STARTS, SELECTION_RULES
+from audio_editing.editing.imagic import INITS, INVERSION_SOURCES, ONSET_WEIGHT, SAMPLE_STARTS, SELECTION_RULES
 from audio_editing.editing.outputs import remove_outputs
 from audio_editing.errors import UserError
 
@@ -86,7 +86,8 @@ def check_selection(hparams) -> None:
 
 
 def check_sampling(hparams) -> None:
-    """``sample_start`` names a start of step 3 and ``inversion_strength`` is in (0, 1] (or a list of such)."""
+    """``sample_start`` names a start of step 3, ``inversion_strength`` is in (0, 1] and ``inversion_source``
+    names a condition to invert under (each a list of such, or one)."""
     start = hparams.get("sample_start", "noise")
     if start not in SAMPLE_STARTS:
         raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}, got {start!r}")
@@ -96,6 +97,12 @@ def check_sampling(hparams) -> None:
         raise UserError(f"--inversion_strength must be a number in (0, 1] (the share of the sampling steps "
                         f"regenerated from the inverted input, or edited inversion-free), or a list of them "
                         f"such as [1.0,0.8] (one sweep each, the best kept), got {strengths!r}")
+    sources = hparams.get("inversion_source", "e_opt")
+    listed = sources if isinstance(sources, (list, tuple)) else [sources]
+    if not listed or not all(x in INVERSION_SOURCES for x in listed) or len(set(listed)) < len(listed):
+        raise UserError(f"--inversion_source must be one of {', '.join(INVERSION_SOURCES)} (the condition the "
+                        f"input is inverted under), or a list of them such as [e_opt,empty] (one sweep each, "
+                        f"the best kept), got {sources!r}")
 
 
 def check_init(hparams) -> None:
@@ -254,9 +261,10 @@ def recipe_edit(editor_class, argv):
     result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in fit.seconds.items()})
     best = edit.save(edit_folder)
     i = result.best_index
-    # with several inversion strengths, the one whose sweep was kept
-    strength = result.metrics.get("inversion_strength")
+    # with several inversion strengths or sources, the one whose sweep was kept
+    strength, source = result.metrics.get("inversion_strength"), result.metrics.get("inversion_source")
     chosen = f"{result.sweep}={result.etas[i]:g}" + (f", inversion strength {strength:g}" if strength is not None else "")
+    chosen += f", inverted under {source}" if source is not None else ""
     if result.metrics.get("layer_prompt"):
         chosen += f", layer {result.metrics['layer_prompt']!r}"
     logger.info(f"best {chosen}: text {result.scores['text_clap'][i]:.3f}, "

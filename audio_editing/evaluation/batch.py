@@ -64,9 +64,10 @@ HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the ed
 NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
 # keys that only choose among the outputs (``--rejudge --reselect`` chooses again): a results folder stays valid
 SELECTION_KEYS = ("eta_selection", "text_gain_margin", "onset_weight")
-# best_eta: the chosen eta, or the chosen strength for a baseline; inversion_strength: the method's sweep kept,
-# where step 3 swept several inversion strengths
-RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "inversion_strength", *JUDGE_COLUMNS, "text_clap", "audio_clap", "sum", "onset_f1",
+# best_eta: the chosen eta, or the chosen strength for a baseline; inversion_strength and inversion_source: the
+# method's sweep kept, where step 3 swept several inversion strengths or sources
+RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "inversion_strength", "inversion_source", *JUDGE_COLUMNS,
+                  "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
                   "text_clap_span", "ref_mel_snr_span", "eta0_free_mel_snr_observed",
                   "eta0_span_held_mel_snr_observed", "vae_mel_snr_observed", "seconds"]
@@ -213,6 +214,7 @@ def clip_metrics(entry: dict, result, scorer, logmel, judge=None) -> dict:
     rate = result.sample_rate
     input_wav = load_audio(result.folder / "input.wav", rate)
     row = {"best_eta": result.etas[best], "inversion_strength": result.metrics.get("inversion_strength"),
+           "inversion_source": result.metrics.get("inversion_source"),
            **{k: result.scores[k][best] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span",
                                                    *JUDGE_COLUMNS) if k in result.scores}}
     row["text_clap_input"] = result.metrics["text_clap_input"]

@@ -72,3 +72,25 @@ def test_a_bad_inversion_strength_list_is_refused_before_writing(clip, tiny_mode
     with pytest.raises(UserError, match=r"inversion_strength.*\[1.0,0.8\]"):
         edit(clip, tiny_model_dir, tmp_path / "out", "--inversion_strength=[1.0,0]")
     assert not (tmp_path / "out").exists()
+
+
+def test_several_inversion_sources_keep_the_sweep_the_rule_prefers(clip, tiny_model_dir, tmp_path):
+    """``--inversion_source=[e_opt,empty]`` inverts the input under each condition and samples one eta sweep
+    from each set of maps: the same outputs as the single-source run of the source kept, and a choice no
+    single-source run beats; e_opt's maps give the input back at eta=0, the empty prompt's do not."""
+    rule = ("--sample_start=ddpm_inversion", "--eta_selection=text_onset", "--onset_weight=0.3")
+    both = edit(clip, tiny_model_dir, tmp_path / "both", *rule, "--inversion_source=[e_opt,empty]")
+    alone = {s: edit(clip, tiny_model_dir, tmp_path / s, *rule, f"--inversion_source={s}") for s in ("e_opt", "empty")}
+    kept = both.metrics["inversion_source"]
+    assert torch.allclose(both.latents, alone[kept].latents, atol=1e-5)
+    assert both.selection_key() == max(result.selection_key() for result in alone.values())
+    assert "inversion_source" not in alone["e_opt"].metrics  # one source: nothing to report
+    z0 = alone["e_opt"].input_latent.float()
+    assert torch.allclose(alone["e_opt"].latents[0].float(), z0, atol=1e-4)
+    assert (alone["empty"].latents[0].float() - z0).abs().max() > 1e-4
+
+
+def test_a_bad_inversion_source_is_refused_before_writing(clip, tiny_model_dir, tmp_path):
+    with pytest.raises(UserError, match=r"inversion_source.*e_opt, empty"):
+        edit(clip, tiny_model_dir, tmp_path / "out", "--inversion_source=[e_opt,target]")
+    assert not (tmp_path / "out").exists()
