@@ -704,22 +704,25 @@ class ImagicEditor(sb.Brain):
     def sample_from_inversion(self, window: int, e_opt: TextCond, conds: TextCond, scales: torch.Tensor,
                               generator: torch.Generator) -> torch.Tensor:
         """Step 3 anchored on the input: invert window ``window``'s latent under the fine-tuned model and
-        ``e_opt`` (:func:`~audio_editing.editing.inversion.ddpm_noise_maps`, DDPM steps, guidance
-        ``guidance_scale``), then regenerate the last ``inversion_strength`` of the steps under each row
-        of ``conds``; e_opt itself gives the input latent back, so timing is held while eta moves content."""
+        ``e_opt`` (or the empty prompt: ``inversion_source``; :func:`~audio_editing.editing.inversion.ddpm_noise_maps`,
+        DDPM steps, guidance ``guidance_scale``), then regenerate the last ``inversion_strength`` of the steps
+        under each row of ``conds``, the first ``attention_injection`` share of them with the input path's
+        self-attention maps; e_opt itself gives the input latent back, so timing is held while eta moves content."""
         backbone, hp = self.modules.backbone, self.hparams
         scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
         scheduler.set_timesteps(hp.sample_steps, device=self.device)
+        name = getattr(self, "source", None) or self.inversion_sources[0]
+        source = e_opt if name == "e_opt" else backbone.null_cond(e_opt)
+        share = float(getattr(hp, "attention_injection", 0.0))
         with self.evaluation_ctx:
             inverted = getattr(self, "inverted", {})  # filled by ``sample``: the same maps for every strength
-            name = getattr(self, "source", None) or self.inversion_sources[0]
             if (name, window) not in inverted:
-                source = e_opt if name == "e_opt" else backbone.null_cond(e_opt)
                 inverted[name, window] = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], source,
                                                          float(hp.guidance_scale), generator)
             noisy, maps = inverted[name, window]
             return regenerate_from_maps(backbone, scheduler, noisy, maps, conds, self.current_strength, scales,
-                                        lambda z, next_t: self.after_denoise_step(z, next_t, window))
+                                        lambda z, next_t: self.after_denoise_step(z, next_t, window),
+                                        source=source, inject_share=share)
 
     def sample_inversion_free(self, window: int, e_opt: TextCond, conds: TextCond,
                               scales: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ regenerated exactly under the condition it was inverted with and edited under an
 inversion-free editing (FlowEdit), which moves the input latent by the difference of two predictions.
 """
 
+import contextlib
 from typing import Callable, List, Optional
 
 import torch
@@ -54,20 +55,89 @@ def ddpm_noise_maps(backbone, scheduler: DDIMScheduler, z0: torch.Tensor, cond: 
     return noisy, maps
 
 
+class SelfAttentionInjection:
+    """Self-attention maps of one pass reused by the next (plug-and-play editing, Tumanyan et al. 2023):
+    installed on a UNet's self-attention layers (``attn1``), a ``record`` pass keeps each layer's queries
+    and keys, and an ``inject`` pass attends with them instead of its own, so where each position looks
+    (the input's layout in time) comes from the recorded pass, what it reads (the values) from its own.
+    The recorded batch [uncond, cond] serves an injected batch [uncond x n, cond x n]. ``mode`` ``None``:
+    the layers compute as before. Use as a context manager: the UNet's own processors come back on exit."""
+
+    def __init__(self, unet):
+        self.unet, self.mode, self.stored = unet, None, {}
+
+    def __enter__(self):
+        self.saved = self.unet.attn_processors
+        self.unet.set_attn_processor({name: _InjectingProcessor(self, name) if ".attn1." in name else proc
+                                      for name, proc in self.saved.items()})
+        return self
+
+    def __exit__(self, *exc):
+        self.unet.set_attn_processor(self.saved)
+        self.stored = {}
+
+
+class _InjectingProcessor:
+    """Scaled dot-product self-attention whose queries and keys ``SelfAttentionInjection`` records or replaces."""
+
+    def __init__(self, control: SelfAttentionInjection, name: str):
+        self.control, self.name = control, name
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        residual, shape = hidden_states, hidden_states.shape
+        if hidden_states.ndim == 4:  # [b, c, h, w] -> [b, h * w, c]
+            hidden_states = hidden_states.flatten(2).transpose(1, 2)
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        batch, heads = hidden_states.shape[0], attn.heads
+
+        def split(x):  # [b, n, heads * d] -> [b, heads, n, d]
+            return x.unflatten(-1, (heads, -1)).transpose(1, 2)
+
+        query, key, value = (split(proj(hidden_states)) for proj in (attn.to_q, attn.to_k, attn.to_v))
+        if self.control.mode == "record":
+            self.control.stored[self.name] = (query, key)
+        elif self.control.mode == "inject":
+            recorded_query, recorded_key = self.control.stored[self.name]
+            copies = batch // recorded_query.shape[0]
+            query, key = (x.repeat_interleave(copies, dim=0).to(value) for x in (recorded_query, recorded_key))
+        out = torch.nn.functional.scaled_dot_product_attention(query, key, value)
+        out = attn.to_out[1](attn.to_out[0](out.transpose(1, 2).flatten(2)))
+        if len(shape) == 4:
+            out = out.transpose(1, 2).reshape(shape)
+        if attn.residual_connection:
+            out = out + residual
+        return out / attn.rescale_output_factor
+
+
 def regenerate_from_maps(backbone, scheduler: DDIMScheduler, noisy: List[torch.Tensor], maps: List[torch.Tensor],
                          target: TextCond, strength: float, guidance_scale,
-                         after_step: AfterStep = unconstrained) -> torch.Tensor:
+                         after_step: AfterStep = unconstrained, source: Optional[TextCond] = None,
+                         inject_share: float = 0.0) -> torch.Tensor:
     """Regenerate the last ``round(strength * steps)`` steps from the inverted ``noisy[start]`` [1, ...] under
     each row of ``target`` (one latent per row; ``guidance_scale`` a float or one per row, [n, 1, 1, 1]),
-    adding each step's noise map (:func:`ddpm_noise_maps`): the condition of the inversion gives x0 back."""
+    adding each step's noise map (:func:`ddpm_noise_maps`): the condition of the inversion gives x0 back.
+
+    ``inject_share`` > 0 (with ``source``, the condition of the inversion): over that share of the
+    regenerated steps, the first, each step attends with the self-attention maps of the input's own path
+    (``noisy[i]`` under ``source``, which the maps regenerate exactly; :class:`SelfAttentionInjection`)."""
     timesteps = scheduler.timesteps
     both = TextCond.cat([backbone.null_cond(target), target])
     start = len(timesteps) - steps_for(strength, len(timesteps))
+    inject_until = start + round(inject_share * (len(timesteps) - start)) if source is not None else start
+    source_pair = TextCond.cat([backbone.null_cond(source), source]) if source is not None else None
     z = noisy[start].expand(target.batch_size, *noisy[start].shape[1:])
-    for i in range(start, len(timesteps)):
-        t = timesteps[i]
-        z = posterior_mean(scheduler, guided_output(backbone, scheduler, z, t, both, guidance_scale), t, z)
-        z = after_step(z + maps[i], timesteps[i + 1] if i + 1 < len(timesteps) else None)
+    with SelfAttentionInjection(backbone.unet) if inject_until > start else contextlib.nullcontext() as control:
+        for i in range(start, len(timesteps)):
+            t = timesteps[i]
+            if i < inject_until:
+                control.mode = "record"
+                backbone.predict(scheduler.scale_model_input(torch.cat([noisy[i], noisy[i]]), t), t, source_pair)
+                control.mode = "inject"
+            elif control is not None:
+                control.mode = None
+            z = posterior_mean(scheduler, guided_output(backbone, scheduler, z, t, both, guidance_scale), t, z)
+            z = after_step(z + maps[i], timesteps[i + 1] if i + 1 < len(timesteps) else None)
     return z
 
 

@@ -97,6 +97,10 @@ def check_sampling(hparams) -> None:
         raise UserError(f"--inversion_strength must be a number in (0, 1] (the share of the sampling steps "
                         f"regenerated from the inverted input, or edited inversion-free), or a list of them "
                         f"such as [1.0,0.8] (one sweep each, the best kept), got {strengths!r}")
+    share = hparams.get("attention_injection", 0.0)
+    if not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise UserError(f"--attention_injection must be a number in [0, 1] (the share of the regenerated steps "
+                        f"that attend with the input's self-attention maps; 0: off), got {share!r}")
     sources = hparams.get("inversion_source", "e_opt")
     listed = sources if isinstance(sources, (list, tuple)) else [sources]
     if not listed or not all(x in INVERSION_SOURCES for x in listed) or len(set(listed)) < len(listed):

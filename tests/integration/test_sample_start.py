@@ -94,3 +94,45 @@ def test_a_bad_inversion_source_is_refused_before_writing(clip, tiny_model_dir, 
     with pytest.raises(UserError, match=r"inversion_source.*e_opt, empty"):
         edit(clip, tiny_model_dir, tmp_path / "out", "--inversion_source=[e_opt,target]")
     assert not (tmp_path / "out").exists()
+
+
+def test_attention_injection_keeps_eta_0_on_the_input_and_changes_the_edits(clip, tiny_model_dir, tmp_path):
+    """``--attention_injection=0.5``: the first half of the regenerated steps attend with the self-attention
+    maps of the input's own path. eta=0 (e_opt, which regenerates that path) still gives the input back, the
+    edits above it change, and the UNet's own attention processors are back afterwards."""
+    start = ("--sample_start=ddpm_inversion",)
+    plain = edit(clip, tiny_model_dir, tmp_path / "plain", *start)
+    injected = edit(clip, tiny_model_dir, tmp_path / "injected", *start, "--attention_injection=0.5")
+    z0 = injected.input_latent.float()
+    assert torch.allclose(injected.latents[0].float(), z0, atol=1e-4), (injected.latents[0].float() - z0).abs().max()
+    assert (injected.latents[-1].float() - plain.latents[-1].float()).abs().max() > 1e-4
+
+
+def test_self_attention_injection_restores_the_processors_and_replays_the_recorded_maps():
+    from audio_editing.backbones.tango import TangoBackbone
+    from audio_editing.editing.inversion import SelfAttentionInjection
+    torch.manual_seed(0)
+    backbone = TangoBackbone.build_tiny()
+    unet, before = backbone.unet, dict(backbone.unet.attn_processors)
+    z = backbone.encode_audio(torch.randn(1, 16000) * 0.1).repeat(2, 1, 1, 1)
+    t, other_z = torch.full((2,), 500), torch.randn_like(z)
+    cond = backbone.encode_text(["a dog barks", "rain falls"])
+    with torch.no_grad(), SelfAttentionInjection(unet) as control:
+        assert any(type(p).__name__ == "_InjectingProcessor" for p in unet.attn_processors.values())
+        own = backbone.predict(z, t, cond)
+        control.mode = "record"
+        backbone.predict(z, t, cond)
+        control.mode = "inject"
+        replayed = backbone.predict(z, t, cond)  # its own maps: the same output
+        other = backbone.predict(other_z, t, cond)  # another latent attending with the recorded maps
+        control.mode = None
+        free = backbone.predict(other_z, t, cond)
+    assert torch.allclose(own, replayed, atol=1e-5)
+    assert not torch.allclose(other, free, atol=1e-4)
+    assert {k: type(v) for k, v in unet.attn_processors.items()} == {k: type(v) for k, v in before.items()}
+
+
+def test_a_bad_attention_injection_is_refused_before_writing(clip, tiny_model_dir, tmp_path):
+    with pytest.raises(UserError, match="attention_injection"):
+        edit(clip, tiny_model_dir, tmp_path / "out", "--attention_injection=2")
+    assert not (tmp_path / "out").exists()
