@@ -125,7 +125,7 @@ def regenerate_from_maps(backbone, scheduler: DDIMScheduler, noisy: List[torch.T
     both = TextCond.cat([backbone.null_cond(target), target])
     start = len(timesteps) - steps_for(strength, len(timesteps))
     inject_until = start + round(inject_share * (len(timesteps) - start)) if source is not None else start
-    source_pair = TextCond.cat([backbone.null_cond(source), source]) if source is not None else None
+    source_pair = TextCond.cat([backbone.null_cond(source), source]) if inject_until > start else None
     z = noisy[start].expand(target.batch_size, *noisy[start].shape[1:])
     with SelfAttentionInjection(backbone.unet) if inject_until > start else contextlib.nullcontext() as control:
         for i in range(start, len(timesteps)):
