@@ -132,7 +132,7 @@ def regenerate_from_maps(backbone, scheduler: DDIMScheduler, noisy: List[torch.T
             t = timesteps[i]
             if i < inject_until:
                 control.mode = "record"
-                backbone.predict(scheduler.scale_model_input(torch.cat([noisy[i], noisy[i]]), t), t, source_pair)
+                guided_output(backbone, scheduler, noisy[i], t, source_pair, 1.0)  # recorded: its maps only
                 control.mode = "inject"
             elif control is not None:
                 control.mode = None
