@@ -65,6 +65,15 @@ COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without
 ENCODE_CHUNK = 8  # windows per VAE call
 
 
+def inversion_condition(backbone, source, e_opt: TextCond) -> TextCond:
+    """The condition the input is inverted under for ``inversion_source`` ``source``: ``e_opt``, ``empty`` (the
+    backbone's null condition), or a number w in (0, 1): w * e_opt + (1 - w) * empty."""
+    if source == "e_opt":
+        return e_opt
+    empty = backbone.null_cond(e_opt)
+    return empty if source == "empty" else empty.lerp(e_opt, float(source))
+
+
 def is_compiled(module: torch.nn.Module) -> bool:
     """Whether ``module.compile()`` has been called on ``module`` (it stays the same module)."""
     return getattr(module, "_compiled_call_impl", None) is not None
@@ -685,10 +694,11 @@ class ImagicEditor(sb.Brain):
     @property
     def inversion_sources(self) -> List[Optional[str]]:
         """The conditions the input is inverted under when step 3 starts from its DDPM noise maps
-        (``inversion_source``: ``e_opt``, ``empty`` or a list of both for one sweep each, the best kept);
-        ``[None]`` for the other starts. Under e_opt the fine-tuned model explains the input, so the maps hold
-        little of it and eta moves the sound freely (eta=0 returns the input); under the empty prompt they
-        hold more of the input, its timing with it."""
+        (``inversion_source``: ``e_opt``, ``empty``, a number in (0, 1) for that share of e_opt mixed with the
+        empty prompt, or a list of them for one sweep each, the best kept); ``[None]`` for the other starts.
+        Under e_opt the fine-tuned model explains the input, so the maps hold little of it and eta moves the
+        sound freely (eta=0 returns the input); under the empty prompt they hold more of the input, its timing
+        with it (:func:`inversion_condition`)."""
         if self.sweep != "eta" or self.sample_start != "ddpm_inversion":
             return [None]
         sources = getattr(self.hparams, "inversion_source", "e_opt")
@@ -712,7 +722,7 @@ class ImagicEditor(sb.Brain):
         scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
         scheduler.set_timesteps(hp.sample_steps, device=self.device)
         name = getattr(self, "source", None) or self.inversion_sources[0]
-        source = e_opt if name == "e_opt" else backbone.null_cond(e_opt)
+        source = inversion_condition(backbone, name, e_opt)
         share = float(getattr(hp, "attention_injection", 0.0))
         with self.evaluation_ctx:
             inverted = getattr(self, "inverted", {})  # filled by ``sample``: the same maps for every strength

@@ -103,10 +103,15 @@ def check_sampling(hparams) -> None:
                         f"that attend with the input's self-attention maps; 0: off), got {share!r}")
     sources = hparams.get("inversion_source", "e_opt")
     listed = sources if isinstance(sources, (list, tuple)) else [sources]
-    if not listed or not all(x in INVERSION_SOURCES for x in listed) or len(set(listed)) < len(listed):
-        raise UserError(f"--inversion_source must be one of {', '.join(INVERSION_SOURCES)} (the condition the "
-                        f"input is inverted under), or a list of them such as [e_opt,empty] (one sweep each, "
-                        f"the best kept), got {sources!r}")
+    def valid(x):
+        mixed = isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 1
+        return mixed or x in INVERSION_SOURCES
+
+    if not listed or not all(valid(x) for x in listed) or len(set(map(str, listed))) < len(listed):
+        raise UserError(f"--inversion_source must be one of {', '.join(INVERSION_SOURCES)} or a number in (0, 1) "
+                        f"(that share of e_opt mixed with the empty prompt: the condition the input is inverted "
+                        f"under), or a list of them such as [e_opt,empty] (one sweep each, the best kept), "
+                        f"got {sources!r}")
 
 
 def check_init(hparams) -> None:
@@ -268,7 +273,8 @@ def recipe_edit(editor_class, argv):
     # with several inversion strengths or sources, the one whose sweep was kept
     strength, source = result.metrics.get("inversion_strength"), result.metrics.get("inversion_source")
     chosen = f"{result.sweep}={result.etas[i]:g}" + (f", inversion strength {strength:g}" if strength is not None else "")
-    chosen += f", inverted under {source}" if source is not None else ""
+    if source is not None:
+        chosen += f", inverted under {source}" + (" e_opt + empty" if not isinstance(source, str) else "")
     if result.metrics.get("layer_prompt"):
         chosen += f", layer {result.metrics['layer_prompt']!r}"
     logger.info(f"best {chosen}: text {result.scores['text_clap'][i]:.3f}, "

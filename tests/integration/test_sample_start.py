@@ -1,10 +1,13 @@
 """Step 3 anchored on the input (``--sample_start=ddpm_inversion`` or ``inversion_free``): eta=0 gives the input
 latent back."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
-from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.backbones.base import TextCond
+from audio_editing.editing.imagic import ImagicEditor, inversion_condition
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
 from tests.conftest import tiny_args
@@ -90,10 +93,32 @@ def test_several_inversion_sources_keep_the_sweep_the_rule_prefers(clip, tiny_mo
     assert (alone["empty"].latents[0].float() - z0).abs().max() > 1e-4
 
 
-def test_a_bad_inversion_source_is_refused_before_writing(clip, tiny_model_dir, tmp_path):
-    with pytest.raises(UserError, match=r"inversion_source.*e_opt, empty"):
-        edit(clip, tiny_model_dir, tmp_path / "out", "--inversion_source=[e_opt,target]")
+@pytest.mark.parametrize("sources", ["[e_opt,target]", "1.5", "0", "[0.5,0.5]"])
+def test_a_bad_inversion_source_is_refused_before_writing(clip, tiny_model_dir, tmp_path, sources):
+    with pytest.raises(UserError, match=r"inversion_source.*e_opt, empty or a number in \(0, 1\)"):
+        edit(clip, tiny_model_dir, tmp_path / "out", f"--inversion_source={sources}")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mixed_inversion_source_is_that_share_of_e_opt_over_the_empty_prompt():
+    e_opt = TextCond(torch.ones(1, 3, 4), torch.ones(1, 3, dtype=torch.long))
+    backbone = SimpleNamespace(null_cond=lambda cond: TextCond(torch.zeros_like(cond.hidden), cond.mask))
+    assert inversion_condition(backbone, "e_opt", e_opt) is e_opt
+    assert inversion_condition(backbone, "empty", e_opt).hidden.abs().max() == 0
+    assert torch.allclose(inversion_condition(backbone, 0.25, e_opt).hidden, torch.full((1, 3, 4), 0.25))
+
+
+def test_a_mixed_inversion_source_lies_between_e_opt_and_the_empty_prompt(clip, tiny_model_dir, tmp_path):
+    """``--inversion_source=0.5`` inverts under half e_opt, half the empty prompt: at eta=0 it no longer gives
+    the input back exactly (the maps are not e_opt's), and its edits differ from both pure sources'."""
+    rule = ("--sample_start=ddpm_inversion",)
+    runs = {s: edit(clip, tiny_model_dir, tmp_path / str(s), *rule, f"--inversion_source={s}")
+            for s in ("e_opt", "empty", 0.5)}
+    z0 = runs["e_opt"].input_latent.float()
+    assert torch.allclose(runs["e_opt"].latents[0].float(), z0, atol=1e-4)
+    assert (runs[0.5].latents[0].float() - z0).abs().max() > 1e-4
+    for pure in ("e_opt", "empty"):
+        assert (runs[0.5].latents - runs[pure].latents).abs().max() > 1e-4
 
 
 def test_attention_injection_keeps_eta_0_on_the_input_and_changes_the_edits(clip, tiny_model_dir, tmp_path):
