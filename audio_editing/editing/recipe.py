@@ -274,7 +274,8 @@ def recipe_edit(editor_class, argv):
     strength, source = result.metrics.get("inversion_strength"), result.metrics.get("inversion_source")
     chosen = f"{result.sweep}={result.etas[i]:g}" + (f", inversion strength {strength:g}" if strength is not None else "")
     if source is not None:
-        chosen += f", inverted under {source}" + (" e_opt + empty" if not isinstance(source, str) else "")
+        mixed = not isinstance(source, str)
+        chosen += ", inverted under " + (f"{source:g} e_opt + {1 - source:g} empty" if mixed else source)
     if result.metrics.get("layer_prompt"):
         chosen += f", layer {result.metrics['layer_prompt']!r}"
     logger.info(f"best {chosen}: text {result.scores['text_clap'][i]:.3f}, "
