@@ -27,7 +27,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Union
 
 import speechbrain as sb
 import torch
@@ -65,7 +65,7 @@ COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without
 ENCODE_CHUNK = 8  # windows per VAE call
 
 
-def inversion_condition(backbone, source, e_opt: TextCond) -> TextCond:
+def inversion_condition(backbone, source: Union[str, float], e_opt: TextCond) -> TextCond:
     """The condition the input is inverted under for ``inversion_source`` ``source``: ``e_opt``, ``empty`` (the
     backbone's null condition), or a number w in (0, 1): w * e_opt + (1 - w) * empty."""
     if source == "e_opt":
@@ -692,7 +692,7 @@ class ImagicEditor(sb.Brain):
         return [float(x) for x in strengths] if isinstance(strengths, (list, tuple)) else [float(strengths)]
 
     @property
-    def inversion_sources(self) -> List[Optional[str]]:
+    def inversion_sources(self) -> List[Union[str, float, None]]:
         """The conditions the input is inverted under when step 3 starts from its DDPM noise maps
         (``inversion_source``: ``e_opt``, ``empty``, a number in (0, 1) for that share of e_opt mixed with the
         empty prompt, or a list of them for one sweep each, the best kept); ``[None]`` for the other starts.
