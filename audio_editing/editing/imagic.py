@@ -237,7 +237,7 @@ class EditResult:
                               self.onset_weight)[self.best_index]
 
 
-SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset", "text_span")
+SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset", "text_onset_timed", "text_span")
 
 
 def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
@@ -254,6 +254,8 @@ def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[flo
         return list(text)
     if rule == "text_onset":
         return [t + onset_weight * o for t, o in zip(text, scores["onset_f1"])]
+    if rule == "text_onset_timed":  # a value that shares no onset with the input ranks below every one that does
+        return [(o > 0, t + onset_weight * o) for t, o in zip(text, scores["onset_f1"])]
     if rule == "text_span":
         if "text_clap_span" not in scores:
             raise UserError("eta_selection text_span reads the Text score of the filled span: inpainting only")
@@ -276,7 +278,9 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     does. ``max_text``: the highest Text, whatever it costs the Audio score (the edit that follows
     the prompt most; keeping the input is left to eta's range). ``text_onset``: the highest
     Text + ``onset_weight`` x onset F1 to the input (style transfer: follow the prompt and keep the
-    input's onsets). ``text_span`` (inpainting): the highest Text of the whole clip + Text of the filled
+    input's onsets). ``text_onset_timed`` (style transfer's default): ``text_onset`` among the values that
+    share some onset with the input (onset F1 > 0), all values when none does: an output whose every onset
+    moved has lost the input's timing, whatever its Text score. ``text_span`` (inpainting): the highest Text of the whole clip + Text of the filled
     span alone (the scene follows the prompt, and so does what was filled). None looks at anything but the
     scorer's and the signal's numbers.
 
@@ -290,6 +294,10 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     3
     >>> select_index({**scores, "onset_f1": [1.0, 1.0, 0.9, 0.4]}, "text_onset", onset_weight=0.3)
     2
+    >>> select_index({**scores, "onset_f1": [0.2, 0.3, 0.0, 0.0]}, "text_onset", onset_weight=0.3)
+    3
+    >>> select_index({**scores, "onset_f1": [0.2, 0.3, 0.0, 0.0]}, "text_onset_timed", onset_weight=0.3)
+    1
     >>> select_index({**scores, "text_clap_span": [0.2, 0.5, 0.6, 0.3]}, "text_span")
     2
     """

@@ -284,12 +284,13 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 # rules compared on the judge (the first is the paper's) with their parameter: text_gain's margin (a Text
 # gain over the input), text_onset's onset weight
 SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
-                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT), ("text_span", 0.0))
+                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT),
+                       ("text_onset_timed", ONSET_WEIGHT), ("text_span", 0.0))
 
 
 def select_compared(scores: dict, rule: str, parameter: float, text_input: float) -> int:
     """``select_index`` with a ``SELECTIONS_COMPARED`` entry's parameter in its place."""
-    if rule == "text_onset":
+    if rule in ("text_onset", "text_onset_timed"):
         return select_index(scores, rule, text_input, onset_weight=parameter)
     return select_index(scores, rule, text_input, margin=parameter)
 
@@ -321,13 +322,14 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
                   if r.get("text_clap_input") not in (None, "", "None")}
     if not sweeps or not text_input:
         return []
-    names = [f"{rule} {margin:g}" if rule in ("text_gain", "text_onset") else rule
+    names = [f"{rule} {margin:g}" if rule in ("text_gain", "text_onset", "text_onset_timed") else rule
              for rule, margin in SELECTIONS_COMPARED]
     lines = ["## Selection rules, judged", "",
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
              "paper's, highest Text + Audio; `text_gain m`: the highest Text + Audio among the values whose Text "
              "beats the input's by m, else the highest Text; `max_text`: the highest Text; `text_onset w`: the highest Text + "
-             "w x onset F1 to the input; `text_span`: the highest Text + Text of the filled span alone, inpainting "
+             "w x onset F1 to the input; `text_onset_timed w`: the same among the values sharing an onset with the "
+             "input (onset F1 > 0), all when none does; `text_span`: the highest Text + Text of the filled span alone, inpainting "
              "only), and at the best value of each clip's sweep (no rule can do better).", "",
              "| edit type | method | clips | " + " | ".join(names) + " | best of sweep |",
              "|" + "---|" * (len(names) + 4)]

@@ -332,13 +332,20 @@ def test_text_onset_selection_trades_text_for_kept_onsets_and_its_keys_compare_a
     assert select_index(scores, "max_text") == 3  # the prompt followed, the input's timing lost
     assert select_index(scores, "text_onset", onset_weight=0.3) == 1
     assert select_index(scores, "text_onset", onset_weight=0.0) == 3
+    # the timed rule never chooses a value that shares no onset with the input while another does...
+    assert select_index(scores, "text_onset_timed", onset_weight=0.0) == 2
+    assert select_index(scores, "text_onset_timed", onset_weight=0.3) == 1  # ...and is text_onset otherwise
+    lost = {**scores, "onset_f1": [0.0] * 4}
+    assert select_index(lost, "text_onset_timed", onset_weight=0.3) == select_index(lost, "text_onset") == 3
     # every rule's keys of two sweeps compare: the best key of one sweep against the other's is the choice
     # the rule makes from the two sweeps joined (what several inversion strengths rely on)
     rng = random.Random(0)
-    for rule in ("max_sum", "max_text", "text_gain", "text_onset"):
+    for rule in ("max_sum", "max_text", "text_gain", "text_onset", "text_onset_timed"):
         for _ in range(50):
             a, b = ({c: [rng.random() for _ in range(5)] for c in ("text_clap", "audio_clap", "onset_f1")}
                     for _ in range(2))
+            for s in (a, b):  # some values that lost every onset
+                s["onset_f1"] = [o if o > 0.3 else 0.0 for o in s["onset_f1"]]
             for s in (a, b):
                 s["sum"] = [t + x for t, x in zip(s["text_clap"], s["audio_clap"])]
             joined = {c: a[c] + b[c] for c in a}
