@@ -305,6 +305,13 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     return max(range(len(keys)), key=keys.__getitem__)
 
 
+def renoise(sampler: DDIMScheduler, z: torch.Tensor, t_from, t_to, generator: torch.Generator) -> torch.Tensor:
+    """``z`` at timestep ``t_from`` noised forward to the later ``t_to``: q(z_to | z_from) of the sampler's schedule."""
+    kept = sampler.alphas_cumprod[int(t_to)] / sampler.alphas_cumprod[int(t_from)]
+    noise = torch.randn(z.shape, generator=generator).to(z)
+    return kept.sqrt().to(z) * z + (1 - kept).sqrt().to(z) * noise
+
+
 class ImagicEditor(sb.Brain):
     """Text-prompted audio editing by embedding optimisation, fine-tuning and interpolation.
 
@@ -667,19 +674,32 @@ class ImagicEditor(sb.Brain):
             sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
             sampler.set_timesteps(hp.sample_steps, device=self.device)
             z = (self.noise[window: window + 1] * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
-            timesteps = sampler.timesteps
+            timesteps, jumps = sampler.timesteps, self.resample_jumps
+            if jumps > 1 and not isinstance(sampler, DDIMScheduler):
+                raise UserError(f"--resample_jumps={jumps} re-noises between DDIM steps; use the DDIM sampler "
+                                "(--sampler) or --resample_jumps=1")
             with self.evaluation_ctx:
                 for i, t in enumerate(timesteps):
-                    model_in = sampler.scale_model_input(torch.cat([z, z]), t)
-                    uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
-                    guided = uncond + scales * (cond - uncond)
-                    z = sampler.step(guided, t, z).prev_sample
                     next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
-                    z = self.after_denoise_step(z, next_t, window)
+                    for jump in range(jumps if next_t is not None else 1):
+                        if jump:  # back to t's noise level: what was generated meets the held frames again
+                            z = renoise(sampler, z, next_t, t, generator)
+                        model_in = sampler.scale_model_input(torch.cat([z, z]), t)
+                        uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
+                        guided = uncond + scales * (cond - uncond)
+                        z = sampler.step(guided, t, z).prev_sample
+                        z = self.after_denoise_step(z, next_t, window)
                     bar.update(1)
             latents.append(z)
         bar.close()
         return torch.stack(latents, dim=1)
+
+    @property
+    def resample_jumps(self) -> int:
+        """How many times each step from noise is denoised (``resample_jumps``; RePaint's resampling, Lugmayr
+        et al. 2022): between two, the step's output is noised back to the step's level, so the generated
+        frames are denoised again beside the held ones (inpainting). 1: once, plain replacement."""
+        return int(getattr(self.hparams, "resample_jumps", 1))
 
     @property
     def sample_start(self) -> str:
