@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import load_audio
-from audio_editing.editing.imagic import EditResult, ImagicEditor
+from audio_editing.editing.imagic import EditResult, ImagicEditor, renoise
 from audio_editing.editing.inversion import (AfterStep, ddpm_noise_maps, guided_output, inversion_free,
                                              regenerate_from_maps, steps_for, unconstrained)
 from audio_editing.errors import UserError
@@ -59,11 +59,13 @@ def check_strengths(strengths) -> List[float]:
 
 def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: TextCond,
            strengths: List[float], steps: int, guidance_scale: float, after_step: AfterStep = unconstrained,
-           progress: bool = False) -> torch.Tensor:
+           progress: bool = False, jumps: int = 1, generator: torch.Generator = None) -> torch.Tensor:
     """SDEdit latents [len(strengths), ...]: ``z0`` noised to each strength, denoised under ``cond``.
 
     ``make_sampler()`` returns a fresh diffusers scheduler (one per strength: multistep
-    solvers keep state); ``after_step(z, next_t)`` constrains the latent after each step.
+    solvers keep state); ``after_step(z, next_t)`` constrains the latent after each step. ``jumps`` > 1
+    (a DDIM sampler): each step is denoised that many times, noised back to its level in between with
+    ``generator``'s noise (RePaint's resampling, ``ImagicEditor.resample_jumps``).
 
     Example
     -------
@@ -83,8 +85,12 @@ def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: 
         timesteps = sampler.timesteps[len(sampler.timesteps) - steps_for(strength, steps):]
         z = backbone.add_noise(z0, noise, timesteps[:1]) if len(timesteps) else z0
         for i, t in enumerate(timesteps):
-            z = sampler.step(guided_output(backbone, sampler, z, t, both, guidance_scale), t, z).prev_sample
-            z = after_step(z, timesteps[i + 1] if i + 1 < len(timesteps) else None)
+            next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
+            for jump in range(jumps if next_t is not None else 1):
+                if jump:
+                    z = renoise(sampler, z, next_t, t, generator)
+                z = sampler.step(guided_output(backbone, sampler, z, t, both, guidance_scale), t, z).prev_sample
+                z = after_step(z, next_t)
         latents.append(z)
     return torch.cat(latents)
 
@@ -166,7 +172,8 @@ class SDEditEditor(BaselineEditor):
     def regenerate(self, strengths, e_target, generator, z0, noise, after_step):
         hp, backbone = self.hparams, self.modules.backbone
         return sdedit(backbone, lambda: hp.sampler(backbone.scheduler.config), z0, noise, e_target,
-                      strengths, hp.sample_steps, hp.guidance_scale, after_step, progress=not self.noprogressbar)
+                      strengths, hp.sample_steps, hp.guidance_scale, after_step, progress=not self.noprogressbar,
+                      jumps=self.resample_jumps, generator=generator)
 
 
 class DDPMInversionEditor(BaselineEditor):

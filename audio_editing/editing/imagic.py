@@ -674,10 +674,7 @@ class ImagicEditor(sb.Brain):
             sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
             sampler.set_timesteps(hp.sample_steps, device=self.device)
             z = (self.noise[window: window + 1] * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
-            timesteps, jumps = sampler.timesteps, self.resample_jumps
-            if jumps > 1 and not isinstance(sampler, DDIMScheduler):
-                raise UserError(f"--resample_jumps={jumps} re-noises between DDIM steps; use the DDIM sampler "
-                                "(--sampler) or --resample_jumps=1")
+            timesteps, jumps = sampler.timesteps, self.resample_jumps  # jumps > 1: a DDIM sampler (check_sampling)
             with self.evaluation_ctx:
                 for i, t in enumerate(timesteps):
                     next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None

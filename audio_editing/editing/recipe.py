@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import speechbrain as sb
+from diffusers import DDIMScheduler
 
 from audio_editing.cli import parse_arguments
 from audio_editing.data.audio import atomic_write
@@ -86,8 +87,9 @@ def check_selection(hparams) -> None:
 
 
 def check_sampling(hparams) -> None:
-    """``sample_start`` names a start of step 3, ``inversion_strength`` is in (0, 1] and ``inversion_source``
-    names a condition to invert under (each a list of such, or one)."""
+    """``sample_start`` names a start of step 3, ``inversion_strength`` is in (0, 1], ``inversion_source``
+    names a condition to invert under (each a list of such, or one) and ``resample_jumps`` is a count the
+    sampler can resample with."""
     start = hparams.get("sample_start", "noise")
     if start not in SAMPLE_STARTS:
         raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}, got {start!r}")
@@ -101,6 +103,14 @@ def check_sampling(hparams) -> None:
     if not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise UserError(f"--attention_injection must be a number in [0, 1] (the share of the regenerated steps "
                         f"that attend with the input's self-attention maps; 0: off), got {share!r}")
+    jumps = hparams.get("resample_jumps", 1)
+    if isinstance(jumps, bool) or not isinstance(jumps, int) or jumps < 1:
+        raise UserError(f"--resample_jumps must be a whole number >= 1 (how many times each sampling step is "
+                        f"denoised; 1: once), got {jumps!r}")
+    sampler = getattr(getattr(hparams.get("sampler"), "func", None), "__self__", DDIMScheduler)
+    if jumps > 1 and not (isinstance(sampler, type) and issubclass(sampler, DDIMScheduler)):
+        raise UserError(f"--resample_jumps={jumps} re-noises between DDIM steps; use the DDIM sampler or "
+                        f"--resample_jumps=1")
     sources = hparams.get("inversion_source", "e_opt")
     listed = sources if isinstance(sources, (list, tuple)) else [sources]
     def valid(x):

@@ -155,6 +155,52 @@ def test_inpainting_leaves_every_observed_sample_bit_identical(gap_clip, tiny_mo
         assert abs(out[start:end]).max() > 0  # the span was filled
 
 
+def test_renoise_brings_a_latent_to_the_later_step_s_noise_level():
+    """q(z_to | z_from): a latent at t_from's level of a clean latent x0 comes out at t_to's level of x0."""
+    from diffusers import DDIMScheduler
+
+    from audio_editing.editing.imagic import renoise
+
+    sampler = DDIMScheduler(num_train_timesteps=1000)
+    x0 = torch.full((20000, 1), 0.8)
+    t_from, t_to = 200, 600
+    a_from, a_to = sampler.alphas_cumprod[t_from], sampler.alphas_cumprod[t_to]
+    z = a_from.sqrt() * x0 + (1 - a_from).sqrt() * torch.randn(x0.shape, generator=torch.Generator().manual_seed(1))
+    z = renoise(sampler, z, t_from, t_to, torch.Generator().manual_seed(2))
+    assert abs(z.mean().item() - (a_to.sqrt() * 0.8).item()) < 0.02
+    assert abs(z.var().item() - (1 - a_to).item()) < 0.03
+    assert abs(z.var().item() - (1 - a_from).item()) > 0.3  # it moved
+
+
+@pytest.mark.parametrize("method, sweep", [("imagic", "--etas=[0,1]"), ("sdedit", "--strengths=[1.0]")])
+def test_inpainting_with_resampling_keeps_the_observed_samples_and_changes_the_fill(gap_clip, tiny_model_dir,
+                                                                                   tmp_path, method, sweep):
+    args = (f"--method={method}", sweep, "--free_eta0_check=False")
+    plain = edit(gap_clip, tiny_model_dir, tmp_path / "plain", *args, editor=inpainting_editor(),
+                 hparams="hparams/inpainting.yaml")
+    resampled = edit(gap_clip, tiny_model_dir, tmp_path / "resampled", *args, "--resample_jumps=3",
+                     editor=inpainting_editor(), hparams="hparams/inpainting.yaml")
+    assert resampled.sweep == ("eta" if method == "imagic" else "strength")
+    original, _ = sf.read(gap_clip, dtype="int16")
+    start, end = round(0.5 * 16000), round(0.8 * 16000)
+    for value in resampled.etas:
+        out, _ = sf.read(resampled.folder / f"edit_{resampled.sweep}{value:.2f}.wav", dtype="int16")
+        assert (out[:start] == original[:start]).all() and (out[end:] == original[end:]).all()
+        assert abs(out[start:end]).max() > 0
+    assert (plain.wavs - resampled.wavs).abs().max() > 1e-3  # the span was generated otherwise
+
+
+@pytest.mark.parametrize("override, message", [("--resample_jumps=0", "whole number"),
+                                               ("--resample_jumps=1.5", "whole number")])
+def test_a_bad_resample_count_is_refused_before_writing(gap_clip, tiny_model_dir, tmp_path, override, message):
+    from audio_editing.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        edit(gap_clip, tiny_model_dir, tmp_path / "out", override, editor=inpainting_editor(),
+             hparams="hparams/inpainting.yaml")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("minutes, saves", [(0, ["embedding", "finetune", "finetune", "done"]),
                                              (60, ["finetune", "done"])])
 def test_the_end_of_each_step_is_checkpointed_whatever_the_interval(clip, tiny_model_dir, tmp_path, monkeypatch,
