@@ -280,9 +280,9 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     Text + ``onset_weight`` x onset F1 to the input (style transfer: follow the prompt and keep the
     input's onsets). ``text_onset_timed`` (style transfer's default): ``text_onset`` among the values that
     share some onset with the input (onset F1 > 0), all values when none does: an output whose every onset
-    moved has lost the input's timing, whatever its Text score. ``text_span`` (inpainting): the highest Text of the whole clip + Text of the filled
-    span alone (the scene follows the prompt, and so does what was filled). None looks at anything but the
-    scorer's and the signal's numbers.
+    moved has lost the input's timing, whatever its Text score. ``text_span`` (inpainting): the highest Text
+    of the whole clip + Text of the filled span alone (the scene follows the prompt, and so does what was
+    filled). None looks at anything but the scorer's and the signal's numbers.
 
     Example
     -------

@@ -107,7 +107,8 @@ def check_sampling(hparams) -> None:
     if isinstance(jumps, bool) or not isinstance(jumps, int) or jumps < 1:
         raise UserError(f"--resample_jumps must be a whole number >= 1 (how many times each sampling step is "
                         f"denoised; 1: once), got {jumps!r}")
-    sampler = getattr(getattr(hparams.get("sampler"), "func", None), "__self__", DDIMScheduler)
+    sampler = hparams.get("sampler")  # a !name: of a scheduler class's from_config (a partial where it has arguments)
+    sampler = DDIMScheduler if sampler is None else getattr(getattr(sampler, "func", sampler), "__self__", None)
     if jumps > 1 and not (isinstance(sampler, type) and issubclass(sampler, DDIMScheduler)):
         raise UserError(f"--resample_jumps={jumps} re-noises between DDIM steps; use the DDIM sampler or "
                         f"--resample_jumps=1")

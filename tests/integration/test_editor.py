@@ -201,6 +201,22 @@ def test_a_bad_resample_count_is_refused_before_writing(gap_clip, tiny_model_dir
     assert not (tmp_path / "out").exists()
 
 
+def test_resampling_needs_a_ddim_sampler():
+    import functools
+
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+    from audio_editing.editing.recipe import check_sampling
+    from audio_editing.errors import UserError
+
+    check_sampling({"resample_jumps": 3, "sampler": DDIMScheduler.from_config})  # as hparams' !name: gives it
+    with_arguments = functools.partial(DDIMScheduler.from_config, timestep_spacing="leading")
+    check_sampling({"resample_jumps": 3, "sampler": with_arguments})
+    check_sampling({"resample_jumps": 1, "sampler": functools.partial(DPMSolverMultistepScheduler.from_config)})
+    with pytest.raises(UserError, match="DDIM"):
+        check_sampling({"resample_jumps": 3, "sampler": functools.partial(DPMSolverMultistepScheduler.from_config)})
+
+
 @pytest.mark.parametrize("minutes, saves", [(0, ["embedding", "finetune", "finetune", "done"]),
                                              (60, ["finetune", "done"])])
 def test_the_end_of_each_step_is_checkpointed_whatever_the_interval(clip, tiny_model_dir, tmp_path, monkeypatch,
