@@ -31,9 +31,9 @@ from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import load_audio
-from audio_editing.editing.imagic import EditResult, ImagicEditor, renoise
-from audio_editing.editing.inversion import (AfterStep, ddpm_noise_maps, guided_output, inversion_free,
-                                             regenerate_from_maps, steps_for, unconstrained)
+from audio_editing.editing.imagic import EditResult, ImagicEditor
+from audio_editing.editing.inversion import (AfterStep, ddpm_noise_maps, denoise, inversion_free, regenerate_from_maps,
+                                             steps_for, unconstrained)
 from audio_editing.errors import UserError
 
 def number_list(values, flag: str, example: str, valid, requirement: str) -> List[float]:
@@ -84,14 +84,7 @@ def sdedit(backbone, make_sampler, z0: torch.Tensor, noise: torch.Tensor, cond: 
         sampler.set_timesteps(steps, device=z0.device)
         timesteps = sampler.timesteps[len(sampler.timesteps) - steps_for(strength, steps):]
         z = backbone.add_noise(z0, noise, timesteps[:1]) if len(timesteps) else z0
-        for i, t in enumerate(timesteps):
-            next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
-            for jump in range(jumps if next_t is not None else 1):
-                if jump:
-                    z = renoise(sampler, z, next_t, t, generator)
-                z = sampler.step(guided_output(backbone, sampler, z, t, both, guidance_scale), t, z).prev_sample
-                z = after_step(z, next_t)
-        latents.append(z)
+        latents.append(denoise(backbone, sampler, z, timesteps, both, guidance_scale, after_step, jumps, generator))
     return torch.cat(latents)
 
 

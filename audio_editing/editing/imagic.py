@@ -39,7 +39,7 @@ from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import atomic_write, limit_outputs
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
 from audio_editing.editing.background import restore_background
-from audio_editing.editing.inversion import ddpm_noise_maps, inversion_free_rows, regenerate_from_maps
+from audio_editing.editing.inversion import denoise, ddpm_noise_maps, inversion_free_rows, regenerate_from_maps
 from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
@@ -303,13 +303,6 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     """
     keys = selection_keys(scores, rule, text_input, margin, onset_weight)
     return max(range(len(keys)), key=keys.__getitem__)
-
-
-def renoise(sampler: DDIMScheduler, z: torch.Tensor, t_from, t_to, generator: torch.Generator) -> torch.Tensor:
-    """``z`` at timestep ``t_from`` noised forward to the later ``t_to``: q(z_to | z_from) of the sampler's schedule."""
-    kept = sampler.alphas_cumprod[int(t_to)] / sampler.alphas_cumprod[int(t_from)]
-    noise = torch.randn(z.shape, generator=generator).to(z)
-    return kept.sqrt().to(z) * z + (1 - kept).sqrt().to(z) * noise
 
 
 class ImagicEditor(sb.Brain):
@@ -674,19 +667,10 @@ class ImagicEditor(sb.Brain):
             sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
             sampler.set_timesteps(hp.sample_steps, device=self.device)
             z = (self.noise[window: window + 1] * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
-            timesteps, jumps = sampler.timesteps, self.resample_jumps  # jumps > 1: a DDIM sampler (check_sampling)
-            with self.evaluation_ctx:
-                for i, t in enumerate(timesteps):
-                    next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
-                    for jump in range(jumps if next_t is not None else 1):
-                        if jump:  # back to t's noise level: what was generated meets the held frames again
-                            z = renoise(sampler, z, next_t, t, generator)
-                        model_in = sampler.scale_model_input(torch.cat([z, z]), t)
-                        uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
-                        guided = uncond + scales * (cond - uncond)
-                        z = sampler.step(guided, t, z).prev_sample
-                        z = self.after_denoise_step(z, next_t, window)
-                    bar.update(1)
+            with self.evaluation_ctx:  # resample_jumps > 1: a DDIM sampler (check_sampling)
+                z = denoise(backbone, sampler, z, sampler.timesteps, both, scales,
+                            lambda z, next_t: self.after_denoise_step(z, next_t, window), self.resample_jumps,
+                            generator, on_step=lambda: bar.update(1))
             latents.append(z)
         bar.close()
         return torch.stack(latents, dim=1)

@@ -20,11 +20,38 @@ def unconstrained(z, next_t):
     return z
 
 
-def guided_output(backbone, sampler, z: torch.Tensor, t, both: TextCond, guidance_scale: float) -> torch.Tensor:
-    """Classifier-free guided model output for one latent; ``both`` = [null, prompt]."""
+def guided_output(backbone, sampler, z: torch.Tensor, t, both: TextCond, guidance_scale) -> torch.Tensor:
+    """Classifier-free guided model output for ``z``; ``both`` = [null, prompt]; ``guidance_scale`` a number or
+    one per row ([n, 1, 1, 1])."""
     model_in = sampler.scale_model_input(torch.cat([z, z]), t)
     uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
     return uncond + guidance_scale * (cond - uncond)
+
+
+def renoise(sampler: DDIMScheduler, z: torch.Tensor, t_from, t_to, generator: torch.Generator) -> torch.Tensor:
+    """``z`` at timestep ``t_from`` noised forward to the later ``t_to``: q(z_to | z_from) of the sampler's schedule."""
+    kept = sampler.alphas_cumprod[int(t_to)] / sampler.alphas_cumprod[int(t_from)]
+    noise = torch.randn(z.shape, generator=generator).to(z)
+    return kept.sqrt().to(z) * z + (1 - kept).sqrt().to(z) * noise
+
+
+def denoise(backbone, sampler, z: torch.Tensor, timesteps, both: TextCond, guidance_scale,
+            after_step: AfterStep = unconstrained, jumps: int = 1, generator: torch.Generator = None,
+            on_step: Callable[[], None] = None) -> torch.Tensor:
+    """``z`` denoised through ``timesteps`` with guidance (a number, or one per row), ``after_step(z, next_t)``
+    after each step. ``jumps`` > 1 (a DDIM sampler): each step is denoised that many times, noised back to its
+    level in between with ``generator``'s noise (RePaint's resampling: what was generated meets what
+    ``after_step`` holds again). ``on_step()`` after each step (a progress bar)."""
+    for i, t in enumerate(timesteps):
+        next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
+        for jump in range(jumps if next_t is not None else 1):
+            if jump:
+                z = renoise(sampler, z, next_t, t, generator)
+            z = sampler.step(guided_output(backbone, sampler, z, t, both, guidance_scale), t, z).prev_sample
+            z = after_step(z, next_t)
+        if on_step is not None:
+            on_step()
+    return z
 
 
 def steps_for(strength: float, steps: int) -> int:

@@ -283,6 +283,7 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 
 # rules compared on the judge (the first is the paper's) with their parameter: text_gain's margin (a Text
 # gain over the input), text_onset's onset weight
+ONSET_RULES = ("text_onset", "text_onset_timed")  # their parameter is the onset weight
 SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
                        ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT),
                        ("text_onset_timed", ONSET_WEIGHT), ("text_span", 0.0))
@@ -290,7 +291,7 @@ SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05
 
 def select_compared(scores: dict, rule: str, parameter: float, text_input: float) -> int:
     """``select_index`` with a ``SELECTIONS_COMPARED`` entry's parameter in its place."""
-    if rule in ("text_onset", "text_onset_timed"):
+    if rule in ONSET_RULES:
         return select_index(scores, rule, text_input, onset_weight=parameter)
     return select_index(scores, rule, text_input, margin=parameter)
 
@@ -322,7 +323,7 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
                   if r.get("text_clap_input") not in (None, "", "None")}
     if not sweeps or not text_input:
         return []
-    names = [f"{rule} {margin:g}" if rule in ("text_gain", "text_onset", "text_onset_timed") else rule
+    names = [f"{rule} {margin:g}" if rule == "text_gain" or rule in ONSET_RULES else rule
              for rule, margin in SELECTIONS_COMPARED]
     lines = ["## Selection rules, judged", "",
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "

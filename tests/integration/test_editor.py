@@ -159,7 +159,7 @@ def test_renoise_brings_a_latent_to_the_later_step_s_noise_level():
     """q(z_to | z_from): a latent at t_from's level of a clean latent x0 comes out at t_to's level of x0."""
     from diffusers import DDIMScheduler
 
-    from audio_editing.editing.imagic import renoise
+    from audio_editing.editing.inversion import renoise
 
     sampler = DDIMScheduler(num_train_timesteps=1000)
     x0 = torch.full((20000, 1), 0.8)
