@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Style transfer under ``text_onset`` and ``text_onset_timed``, chosen again from the committed sweeps.
 
-Every row of the README's style-transfer table, re-chosen with ``audio_editing.evaluation.batch.reselect``
-(what ``--rejudge --reselect`` does to a results folder) from the CSVs the earlier sessions committed:
+Every row of the style-transfer results table, re-chosen with ``audio_editing.evaluation.batch.reselect``
+(what ``--rejudge --reselect`` does to a results folder) from the CSVs committed in the experiment records:
 
 * the baselines' ``eta_scores`` hold their whole strength sweep, so their re-choice is exact;
 * the default's hold only the inversion-strength sweep its rule kept. Where its old choice shares an onset with
   the input (onset F1 > 0) the timed rule chooses the same value from both sweeps, which the script checks;
-  the clips where it does not are marked, and their set is rerun (``style_timed_seed1.csv``).
+  the clips where it does not are marked, and their set is rerun
+  (``docs/experiments/2026-12-02-style-transfer-selection-rule/style_timed_seed1.csv``).
 
-Run from the repo root: ``python docs/results_toy_world/session19/reselect_style.py``
+Run from the repo root: ``python scripts/reselect_style.py``
 """
 
 import copy
@@ -18,14 +19,17 @@ from pathlib import Path
 
 from audio_editing.evaluation.batch import reselect
 
-DOCS = Path("docs/results_toy_world")
-DEFAULT = {"27 clips": "session17/style_etas_to_15_bench27", "seed 1": "session17/style_etas_to_15_seed1",
-           "seed 2": "session17/style_etas_to_15_seed2", "seed 3": "session18/style_default_seed3",
-           "seed 4": "session18/style_default_seed4", "seed 5": "session18/style_all_methods_seed5"}
-BASELINES = {"27 clips": ["session15/style_all_methods_bench27"],
-             "seed 1": ["session17/style_ddpm_inversion_sdedit_seed1", "session15/style_all_methods_seed1"],
-             "seed 2": ["session15/style_all_methods_seed2"], "seed 3": ["session18/style_baselines_seed3"],
-             "seed 4": ["session18/style_baselines_seed4"], "seed 5": ["session18/style_all_methods_seed5"]}
+DOCS = Path("docs/experiments")
+ETAS = "2026-12-02-style-transfer-eta-range/"                #  the default with etas to 1.5, sets 27, 1, 2
+SETS = "2026-12-02-mixed-inversion-source-and-more-sets/"    # every row on seeds 3-5
+BED = "2026-12-01-style-transfer-background/"                # the baselines with the background put back
+DEFAULT = {"27 clips": ETAS + "style_etas_to_15_bench27", "seed 1": ETAS + "style_etas_to_15_seed1",
+           "seed 2": ETAS + "style_etas_to_15_seed2", "seed 3": SETS + "style_default_seed3",
+           "seed 4": SETS + "style_default_seed4", "seed 5": SETS + "style_all_methods_seed5"}
+BASELINES = {"27 clips": [BED + "style_all_methods_bench27"],
+             "seed 1": [ETAS + "style_ddpm_inversion_sdedit_seed1", BED + "style_all_methods_seed1"],
+             "seed 2": [BED + "style_all_methods_seed2"], "seed 3": [SETS + "style_baselines_seed3"],
+             "seed 4": [SETS + "style_baselines_seed4"], "seed 5": [SETS + "style_all_methods_seed5"]}
 METHODS = ("imagic", "sdedit", "ddpm_inversion", "inversion_free")
 
 
