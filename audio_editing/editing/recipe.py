@@ -51,7 +51,7 @@ SCHEDULES = {"paper": {**PAPER_RATES, **PAPER_STEPS}, "fast": {}}  # hparams for
 PAPER_METHOD = {**SCHEDULES["paper"], "ft_mode": "full", "init": "target", "sample_start": "noise",
                 "guidance_scale": 3.0, "eta0_guidance_scale": None, "eta_selection": "max_sum",
                 "keep_background": False,
-                "etas": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2]}  # the recipes' grid until session 10: rows stay comparable
+                "etas": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2]}  # the recipes' earlier grid: rows stay comparable
 
 
 def check_etas(etas) -> list:

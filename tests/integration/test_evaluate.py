@@ -324,7 +324,7 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
 
 def test_addition_default_on_the_embedded_model_is_the_judged_schedule():
     """hparams/addition.yaml's backbone_schedule: 8 timesteps per step and 25 sampling steps on the embedded
-    model (session 12: no worse by the judge on both sets at 0.39x the time); the command line still wins."""
+    model (no worse by the judge on both sets at 0.39x the time); the command line still wins."""
     from audio_editing.cli import load_hparams
 
     base = {"input_wav": "x.wav", "target_prompt": "a dog barks", "edit_id": "x"}
