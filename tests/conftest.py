@@ -36,6 +36,16 @@ def write_scene_clip(path, labels, seed=0, seconds=TINY_SECONDS, gap=None, backg
     return Path(path)
 
 
+def assert_span_filled(edited, original, start: int, end: int, floor: float = 0.05) -> None:
+    """Samples ``[start, end)`` of ``edited`` hold sound, not a stray sample: their RMS is at least ``floor``
+    of the RMS of the input's observed samples (both arrays as read, any channel count)."""
+    def rms(x):
+        return float(np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
+
+    span, observed = rms(edited[start:end]), rms(np.concatenate([original[:start], original[end:]]))
+    assert span >= floor * observed, f"the span's RMS {span:.4g} is below {floor} x the observed RMS {observed:.4g}"
+
+
 @pytest.fixture
 def clip(tmp_path):
     return write_scene_clip(tmp_path / "clip.wav", ["knock"], seed=1)

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 import speechbrain as sb
@@ -205,6 +206,13 @@ def check_long_input(hparams, seconds: float, window_seconds: float, input_path)
                         "overlapping windows, or trim it")
 
 
+@lru_cache(maxsize=1)
+def environment_description() -> str:
+    """SpeechBrain's description of this environment (``pip freeze`` and the Python and torch versions), for each
+    edit's ``env.log``: computed once per process, since ``pip freeze`` costs most of a second."""
+    return sb.utils.logger.get_environment_description()
+
+
 def run_edit(editor_class, argv):
     """Parse ``argv``, edit ``--input_wav`` towards ``--target_prompt``, write outputs (``recipe_edit``).
     Returns the ``EditResult`` (its ``folder`` holds the outputs)."""
@@ -255,7 +263,8 @@ def recipe_edit(editor_class, argv):
         remove_outputs(edit_folder)
     identity["input_wav"] = str(input_path)  # for the message above; not compared (a moved file is the same input)
     atomic_write(edit_folder / IDENTITY_FILE, lambda tmp: Path(tmp).write_text(json.dumps(identity, indent=1)))
-    sb.create_experiment_directory(str(edit_folder))
+    sb.create_experiment_directory(str(edit_folder), save_env_desc=False)
+    atomic_write(edit_folder / "env.log", lambda tmp: Path(tmp).write_text(environment_description()))
     # SpeechBrain copies the calling module into the experiment folder: here this file, not the user's recipe
     (edit_folder / Path(__file__).name).unlink(missing_ok=True)
     changes = ", ".join(f"{key} {then} -> {now}" for key, (then, now) in fit_changes.items() if key != "fit")

@@ -11,7 +11,7 @@ import torch
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
 from audio_editing.evaluation.batch import recipe_editor
-from tests.conftest import tiny_args
+from tests.conftest import assert_span_filled, tiny_args
 
 
 def inpainting_editor():
@@ -152,7 +152,7 @@ def test_inpainting_leaves_every_observed_sample_bit_identical(gap_clip, tiny_mo
         out, _ = sf.read(result.folder / f"edit_eta{eta:.2f}.wav", dtype="int16")
         assert len(out) == len(original)
         assert (out[:start] == original[:start]).all() and (out[end:] == original[end:]).all()
-        assert abs(out[start:end]).max() > 0  # the span was filled
+        assert_span_filled(out, original, start, end)
 
 
 def test_renoise_brings_a_latent_to_the_later_step_s_noise_level():
@@ -186,7 +186,7 @@ def test_inpainting_with_resampling_keeps_the_observed_samples_and_changes_the_f
     for value in resampled.etas:
         out, _ = sf.read(resampled.folder / f"edit_{resampled.sweep}{value:.2f}.wav", dtype="int16")
         assert (out[:start] == original[:start]).all() and (out[end:] == original[end:]).all()
-        assert abs(out[start:end]).max() > 0
+        assert_span_filled(out, original, start, end)
     assert (plain.wavs - resampled.wavs).abs().max() > 1e-3  # the span was generated otherwise
 
 
@@ -284,7 +284,7 @@ def test_compiled_unet_edits_like_the_eager_one(clip, tiny_model_dir, tmp_path):
     compiled = edit(clip, tiny_model_dir, tmp_path / "compiled", "--ft_mode=lora", "--lora_rank=2", "--compile",
                     "--compile_backend=aot_eager")  # dynamo and autograd tracing, no C++ build: CI-sized
     assert compiled.metrics["unet_compiled"] and not eager.metrics["unet_compiled"]
-    assert torch.allclose(compiled.latents, eager.latents, atol=1e-3), (compiled.latents - eager.latents).abs().max()
+    assert torch.allclose(compiled.latents, eager.latents, atol=1e-6), (compiled.latents - eager.latents).abs().max()
 
 
 def test_lora_targets_choose_the_adapted_modules(clip, tiny_model_dir, tmp_path):

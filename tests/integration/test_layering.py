@@ -106,7 +106,7 @@ def test_layer_on_a_long_stereo_input_keeps_its_rate_layout_length_and_samples(t
     out, out_rate = sf.read(result.folder / "edit_gain0.50.wav", dtype="float32")
     assert out_rate == rate and out.shape == wav.shape
     layer = out - wav
-    assert np.abs(layer).max() > 0 and np.isfinite(out).all()
+    assert np.isfinite(out).all()
     assert np.sqrt(np.mean(layer ** 2)) / np.sqrt(np.mean(wav ** 2)) == pytest.approx(0.5, rel=0.05)
 
 
