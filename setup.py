@@ -29,6 +29,7 @@ setup(
         "sed_eval>=0.2.1",  # the judge's event- and segment-based F1 (DCASE's metric library)
         "setuptools<81",  # sed_eval's dcase_util imports pkg_resources, gone from setuptools 81
         "mir_eval>=0.8",  # onset F-measure
+        "torchsde>=0.2.6",  # Stable Audio Open's sampler (CosineDPMSolverMultistepScheduler's Brownian noise)
     ],
     extras_require={
         # selenium drives the system's chromium in tests/demo; hypothesis: tests/robustness

@@ -129,20 +129,6 @@ class AudioLDM2Backbone(AudioLDMLineageBackbone):
         empty = self._encode([""] * cond.batch_size, t5_length=cond.hidden.shape[1] - self.generated_tokens)
         return TextCond(empty.hidden.to(cond.hidden), empty.mask.to(cond.mask))
 
-    # --- what step 2 trains -------------------------------------------------
-    def enable_lora(self, rank: int = 4, alpha: Optional[float] = None,
-                    target_modules: Optional[List[str]] = None) -> None:
-        """LoRA on the attention projections. ``AudioLDM2UNet2DConditionModel`` has no ``add_adapter``, so the
-        adapter is injected with peft directly and registered as ``unet.peft_config`` like diffusers does."""
-        from peft import LoraConfig, inject_adapter_in_model
-
-        if getattr(self.unet, "peft_config", None):
-            return
-        config = LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian",
-                            target_modules=list(target_modules or self.lora_target_modules))
-        inject_adapter_in_model(config, self.unet, adapter_name="default")
-        self.unet.peft_config = {"default": config}
-
     # --- diffusion ----------------------------------------------------------
     def predict(self, z_t: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
         if t.dim() == 0:

@@ -100,10 +100,12 @@ class Backbone(torch.nn.Module):
     takes), ``scheduler`` (a diffusers training scheduler), ``unet``, ``logmel``
     (their log-mel front end, also used for metrics and figures) and
     ``lora_target_modules``, and implement the audio/text encoders, the decoder
-    and ``predict``. Latents are laid out [B, C, time, freq].
+    and ``predict``. Latents are laid out [B, C, time, freq]. A model of several ``channels`` (Stable Audio's
+    stereo) takes and gives waveforms [B, channels, T]; the editor then holds the input as [channels, T].
     """
 
     sample_rate: int
+    channels: int = 1  # waveform channels the model takes: 1, waveforms [B, T]; 2 (stereo), [B, 2, T]
     window_seconds: float
     lora_target_modules: List[str] = ["to_q", "to_k", "to_v", "to_out.0"]
 
@@ -120,7 +122,7 @@ class Backbone(torch.nn.Module):
 
     # --- audio <-> latent -------------------------------------------------
     def encode_audio(self, wav: torch.Tensor) -> torch.Tensor:
-        """Waveform [B, T] at ``sample_rate`` -> latent [B, C, time, freq]."""
+        """Waveform [B, T] (or [B, channels, T]) at ``sample_rate`` -> latent [B, C, time, freq]."""
         raise NotImplementedError
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -173,15 +175,20 @@ class Backbone(torch.nn.Module):
                     target_modules: Optional[List[str]] = None) -> None:
         """Add a LoRA adapter (peft) to the UNet, once: to the modules named ``target_modules``
         (peft's suffix match: ``conv1`` adapts every ResNet block's first convolution), by default
-        ``lora_target_modules`` (the attention projections)."""
-        from peft import LoraConfig
+        ``lora_target_modules`` (the attention projections). A denoiser without diffusers' ``add_adapter``
+        (AudioLDM 2's UNet, Stable Audio's DiT) gets the adapter from peft directly, registered as
+        ``peft_config`` as diffusers does."""
+        from peft import LoraConfig, inject_adapter_in_model
 
         if getattr(self.unet, "peft_config", None):
             return
-        self.unet.add_adapter(LoraConfig(
-            r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian",
-            target_modules=list(target_modules or self.lora_target_modules),
-        ))
+        config = LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights="gaussian",
+                            target_modules=list(target_modules or self.lora_target_modules))
+        if hasattr(self.unet, "add_adapter"):
+            self.unet.add_adapter(config)
+        else:
+            inject_adapter_in_model(config, self.unet, adapter_name="default")
+            self.unet.peft_config = {"default": config}
 
     def trainable_parameters(self, mode: str) -> List[torch.nn.Parameter]:
         """Freeze everything, then unfreeze and return what ``mode`` trains.
