@@ -101,7 +101,7 @@ class Fit:
     editor: "Editor" = field(repr=False)
     brain: ImagicEditor = field(repr=False)
     clip: AudioClip = field(repr=False)  # the input as read
-    wav: torch.Tensor = field(repr=False)  # the model's input: mono, the backbone's rate
+    wav: torch.Tensor = field(repr=False)  # the model's input: [T] mono ([channels, T] for a stereo model), its rate
     name: str  # the input's file name (or "audio" for a tensor)
     identity: dict = field(repr=False)  # input hash and fit settings (and the prompt with init=target)
     hparams: dict = field(repr=False)  # the editor's, with the fit's settings: what its edits start from
@@ -271,7 +271,7 @@ class Editor:
         hparams = self.settings(self.hparams, settings)
         clip, name = read_input(audio, sample_rate)
         backbone = self.backbone
-        wav = clip.to_model(backbone.sample_rate)
+        wav = clip.to_model(backbone.sample_rate, backbone.channels)
         check_audible(clip, wav, name)
         check_long_input(hparams, clip.seconds, backbone.window_seconds, name)
         brain = self.editor_class(modules={"backbone": backbone}, hparams={**hparams, "train_logger": NoTrainLog()}, run_opts=self.run_opts,

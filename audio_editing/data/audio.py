@@ -1,10 +1,10 @@
 """Audio files in and out: soundfile for I/O, checks that turn bad input into one-line errors.
 
 Any file soundfile reads is accepted: any sample rate (resampled to the model's), any
-channel count (downmixed to mono for the model), any sample format. Edits go back out at
-the input's rate, channel count and length (``AudioClip.from_model``), in 16-bit PCM, or
-in the input's own format when that holds more (24/32-bit PCM, float: a float input above
-full scale keeps its level instead of being clipped).
+channel count (downmixed to mono for the model; a stereo model takes a stereo file as it is), any
+sample format. Edits go back out at the input's rate, channel count and length
+(``AudioClip.from_model``), in 16-bit PCM, or in the input's own format when that holds more
+(24/32-bit PCM, float: a float input above full scale keeps its level instead of being clipped).
 
 Writes are atomic (a temporary file in the same folder, then ``os.replace``) so a
 killed run never leaves a half-written wav behind.
@@ -67,18 +67,48 @@ class AudioClip:
         """16-bit PCM, or the input's format when it holds more (24/32-bit PCM, float)."""
         return KEPT_SUBTYPES.get(self.subtype, "PCM_16")
 
-    def to_model(self, sample_rate: int) -> torch.Tensor:
-        """Mono (the mean of the channels) at ``sample_rate``: float32 [T']."""
-        return resample(self.samples.mean(dim=0), self.sample_rate, sample_rate).contiguous()
+    def to_model(self, sample_rate: int, channels: int = 1) -> torch.Tensor:
+        """Mono (the mean of the channels) at ``sample_rate``: float32 [T']. For a model of several
+        ``channels`` (Stable Audio's stereo): [channels, T'], the file's own channels where it has that many,
+        else its mono mix on every channel."""
+        if channels == 1:
+            return resample(self.samples.mean(dim=0), self.sample_rate, sample_rate).contiguous()
+        samples = self.samples if self.samples.shape[0] == channels else self.samples.mean(dim=0).expand(channels, -1)
+        return resample(samples, self.sample_rate, sample_rate).contiguous()
 
     def from_model(self, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        """Mono edits [n, T'] at ``sample_rate`` -> [n, channels, T] at the input's rate and length.
+        """Edits [n, T'] (mono) or [n, model channels, T'] at ``sample_rate`` -> [n, channels, T] at the input's
+        rate and length.
 
-        Every channel gets the edit: the model edits one mono signal.
+        A mono edit goes to every channel; a multi-channel edit keeps its channels where the input has as
+        many, else its mono mix goes to every channel.
+
+        Example
+        -------
+        >>> stereo = AudioClip(torch.zeros(2, 441), 44100)
+        >>> edit = torch.stack([torch.ones(441), -torch.ones(441)])[None]
+        >>> stereo.from_model(edit, 44100)[0, :, 0].tolist()
+        [1.0, -1.0]
         """
         wavs = resample(wavs.float(), sample_rate, self.sample_rate)
         wavs = torch.nn.functional.pad(wavs, (0, max(0, self.frames - wavs.shape[-1])))[..., : self.frames]
-        return wavs[:, None].expand(-1, self.samples.shape[0], -1).contiguous()
+        channels = self.samples.shape[0]
+        if wavs.dim() == 3 and wavs.shape[1] == channels:
+            return wavs.contiguous()
+        mono = wavs.mean(dim=1) if wavs.dim() == 3 else wavs
+        return mono[:, None].expand(-1, channels, -1).contiguous()
+
+
+def mixdown(wav: torch.Tensor, mono_dims: int) -> torch.Tensor:
+    """``wav`` as mono: the mean over its channel axis (the last but one) when it has more axes than a mono
+    one (``mono_dims``: 1 for a signal [T], 2 for a batch [n, T]; a stereo model's are [2, T] and [n, 2, T]).
+
+    Example
+    -------
+    >>> mixdown(torch.ones(3, 2, 5), 2).shape, mixdown(torch.ones(3, 5), 2).shape
+    (torch.Size([3, 5]), torch.Size([3, 5]))
+    """
+    return wav.mean(dim=-2) if wav.dim() > mono_dims else wav
 
 
 def resample(wav: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:

@@ -36,7 +36,7 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
-from audio_editing.data.audio import atomic_write, limit_outputs
+from audio_editing.data.audio import atomic_write, limit_outputs, mixdown
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
 from audio_editing.editing.background import restore_background
 from audio_editing.editing.inversion import denoise, ddpm_noise_maps, inversion_free_rows, regenerate_from_maps
@@ -208,8 +208,9 @@ class EditResult:
     """What one edit produced: one waveform and one score row per sweep value (eta, or a baseline's strength)."""
 
     etas: List[float]
-    wavs: torch.Tensor  # [n_eta, T] at sample_rate, mono, at the input's level (composed, then with_background)
-    decoded: torch.Tensor  # [n_eta, T] the same before ``compose``
+    wavs: torch.Tensor  # [n_eta, T] at sample_rate (a stereo model's [n_eta, 2, T]), at the input's level (composed,
+    # then with_background)
+    decoded: torch.Tensor  # the same before ``compose``
     latents: torch.Tensor  # [n_eta, n_windows, C, time, freq]
     input_latent: torch.Tensor  # [n_windows, C, time, freq]
     sample_rate: int
@@ -405,7 +406,8 @@ class ImagicEditor(sb.Brain):
                         f"windows of {backbone.window_seconds:g} s")
         with torch.no_grad():
             self.input_wav = wav.to(self.device) * self.gain
-            windows = self.cut_windows(backbone.prepare_audio(self.input_wav[None])[0])
+            # [n_windows, (channels,) window]: a stereo model's windows keep both channels
+            windows = self.cut_windows(backbone.prepare_audio(self.input_wav[None])[0]).movedim(-2, 0)
             self.z0 = torch.cat([backbone.encode_audio(part) for part in windows.split(ENCODE_CHUNK)])
         self.vae_wav = None  # decode(z0), the input's VAE round trip: decoded by the first edit, kept for the next
         clock.lap("encode")
@@ -435,7 +437,7 @@ class ImagicEditor(sb.Brain):
             with torch.no_grad():
                 decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
                 # never louder than full scale (or than the input, a float file over it): not clipped when written
-                decoded = limit_outputs(self.join_windows(decoded).cpu() / self.gain, wav)
+                decoded = limit_outputs(self.join_windows(decoded.movedim(1, -2)).cpu() / self.gain, wav)
             wavs = self.compose(wav, decoded, backbone.sample_rate)
             clock.lap("sampling")
 
@@ -463,7 +465,7 @@ class ImagicEditor(sb.Brain):
         self.inverted, self.source = {}, None  # the maps belong to this fit and these sampling settings
         if self.vae_wav is None:
             with torch.no_grad():
-                self.vae_wav = self.join_windows(self.decode_windows(self.z0))
+                self.vae_wav = self.join_windows(self.decode_windows(self.z0).movedim(0, -2))
         result.metrics.update(self.reconstruction_metrics(self.vae_wav))
         result.wavs = self.with_background(wav.cpu(), result.wavs, backbone.sample_rate)
         clock.lap("scoring")
@@ -543,15 +545,16 @@ class ImagicEditor(sb.Brain):
 
     @torch.no_grad()
     def decode_windows(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents [n_windows, ...] -> waveforms [n_windows, window samples] (float32)."""
+        """Latents [n_windows, ...] -> waveforms [n_windows, (channels,) window samples] (float32)."""
         return torch.cat([self.modules.backbone.decode(part).float() for part in z.split(ENCODE_CHUNK)])
 
     @torch.no_grad()
     def reconstruction_metrics(self, vae_wav: torch.Tensor) -> dict:
         """Hook: per-edit reconstruction numbers from ``vae_wav`` [T], decode(encode(input)) at the model's
-        rate and level. Here ``vae_mel_snr``, its log-mel SNR to the input: the ceiling for eta=0."""
+        rate and level. Here ``vae_mel_snr``, its log-mel SNR to the input (mono mixes): the ceiling for eta=0."""
         logmel = self.modules.backbone.logmel
-        return {"vae_mel_snr": mel_snr(logmel(vae_wav[None]), logmel(self.input_wav[None])).item()}
+        return {"vae_mel_snr": mel_snr(logmel(mixdown(vae_wav, 1)[None]),
+                                       logmel(mixdown(self.input_wav, 1)[None])).item()}
 
     @torch.no_grad()
     def eval_loss(self, cond: TextCond, draws: int = 32, seed: int = 0) -> float:
@@ -801,7 +804,8 @@ class ImagicEditor(sb.Brain):
         return wavs
 
     def score(self, wavs, input_wav, target_prompt: str, sample_rate: int) -> dict:
-        """Text-CLAP, Audio-CLAP, their sum, log-mel SNR and onset F1 to the input, per eta."""
+        """Text-CLAP, Audio-CLAP, their sum, log-mel SNR and onset F1 to the input, per eta (of mono mixes)."""
+        wavs, input_wav = mixdown(wavs, 2), mixdown(input_wav, 1)
         scorer = self.hparams.scorer.to(self.device)
         text = scorer.text_scores(wavs, sample_rate, [target_prompt])
         audio = scorer.audio_scores(wavs, sample_rate, input_wav[None])
@@ -812,7 +816,7 @@ class ImagicEditor(sb.Brain):
 
     def input_text_score(self, wav: torch.Tensor, target_prompt: str) -> float:
         """Text score of the input itself: what an edit's Text must beat (``text_gain`` selection)."""
-        return self.hparams.scorer.text_scores(wav.cpu()[None], self.modules.backbone.sample_rate,
+        return self.hparams.scorer.text_scores(mixdown(wav, 1).cpu()[None], self.modules.backbone.sample_rate,
                                                [target_prompt]).item()
 
     # --- checkpoints ---------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from audio_editing.data.audio import atomic_write, write_audio
+from audio_editing.data.audio import atomic_write, mixdown, write_audio
 from audio_editing.plots import plot_scores_vs_eta, plot_spectrograms
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_p
     """Write input.wav, edit_eta<eta>.wav, best.wav, scores.csv, spectrograms.png, clap_vs_eta.png.
 
     For a baseline, ``eta`` reads ``strength`` in the file names and the first column of scores.csv.
-    ``input.wav`` is the model's input (mono, model rate, the input's level); the edits are
-    ``result.outputs``, at the rate, channel count and length of ``clip`` (the input file).
+    ``input.wav`` is the model's input (mono, or a stereo model's two channels; model rate, the input's level);
+    the edits are ``result.outputs``, at the rate, channel count and length of ``clip`` (the input file).
     Returns the path of best.wav.
     """
     folder = Path(folder)
@@ -61,7 +61,7 @@ def write_edit_outputs(folder, result, input_wav: torch.Tensor, logmel, target_p
     atomic_write(folder / "scores.csv", lambda tmp: Path(tmp).write_text(table.getvalue()))
 
     with torch.no_grad():
-        mels = [logmel(input_wav[None].cpu())[0]] + list(logmel(result.wavs))
+        mels = [logmel(mixdown(input_wav, 1)[None].cpu())[0]] + list(logmel(mixdown(result.wavs, 2)))
     titles = ["input"] + [f"{result.sweep}={eta:g}  text={result.scores['text_clap'][i]:.3f}  "
                           f"audio={result.scores['audio_clap'][i]:.3f}" + ("  (best)" if i == best else "")
                           for i, eta in enumerate(result.etas)]
