@@ -124,6 +124,10 @@ ERRORS = [
     ("long_input_unknown", "addition", "good", ["--long_input=maybe"], "--long_input must be one of"),
     ("window_overlap_too_large", "addition", "good", ["--window_overlap=0.9"], "--window_overlap must be"),
     ("one_sample", "addition", "one_sample", [], "is 0.0 ms long; an edit needs at least 0.1 s"),
+    ("unknown_selection", "style_transfer", "good", ["--eta_selection=best_clap"],
+     "--eta_selection must be one of max_sum, text_gain, max_text"),
+    ("margin_not_a_number", "addition", "good", ["--text_gain_margin=lots"], "--text_gain_margin must be a number"),
+    ("span_rule_outside_inpainting", "style_transfer", "good", ["--eta_selection=text_span"], "which only inpainting has"),
 ]
 
 
