@@ -491,6 +491,100 @@ def test_full_audioldm2_edit_end_to_end(audioldm2_dir, clap_dir, clip, tmp_path)
     assert e_opt["hidden"][:, :8, gpt_dim:].abs().sum() == 0  # step 1 never moves the padding columns
 
 
+# --- checkpoints the loaders refuse, each with one line naming what is wrong ----------------------------
+def _edit_json(name, change):
+    def apply(folder):
+        config = json.loads((folder / name).read_text())
+        change(config)
+        (folder / name).write_text(json.dumps(config))
+    return apply
+
+
+def _edit_weights(name, change):
+    def apply(folder):
+        state = torch.load(folder / name, weights_only=True)
+        change(state)
+        torch.save(state, folder / name)
+    return apply
+
+
+def _drop_upsampler(state):
+    """A HiFi-GAN one upsampling stage short: its last upsampler and that stage's residual blocks removed."""
+    def index(key):
+        return int(key.split(".")[2])
+
+    stages = 1 + max(index(k) for k in state if k.startswith("vocoder.ups."))
+    kernels = (1 + max(index(k) for k in state if k.startswith("vocoder.resblocks."))) // stages
+    for key in [k for k in state if k.startswith("vocoder.ups.") and index(k) == stages - 1
+                or k.startswith("vocoder.resblocks.") and index(k) >= (stages - 1) * kernels]:
+        del state[key]
+
+
+TANGO_REFUSALS = [  # (case, change to a copy of the tiny published-layout folder, words of the one-line error)
+    ("missing_file", lambda f: (f / "vae_config.json").unlink(), "is not a TANGO checkpoint (missing vae_config.json)"),
+    ("unreadable_config", lambda f: (f / "main_config.json").write_text("{not json"), "cannot read"),
+    ("pretrained_unet", _edit_json("main_config.json", lambda c: c.update(unet_model_name="runwayml/sd")),
+     "starts from a pretrained UNet (unet_model_name)"),
+    ("unknown_unet_config", _edit_json("main_config.json", lambda c: c.update(unet_model_config_path="x/other.json")),
+     "TANGO UNet config 'x/other.json' is neither in"),
+    ("subband_vae", _edit_json("vae_config.json", lambda c: c.update(subband=2)), "subband or time_shuffle"),
+    ("attention_vae", _edit_json("vae_config.json", lambda c: c["ddconfig"].update(attn_resolutions=[32])),
+     "attention outside the middle block"),
+    ("stride4_vae", _edit_json("vae_config.json", lambda c: c["ddconfig"].update(downsample_time_stride4_levels=[1])),
+     "stride-4 time downsampling"),
+    ("embed_dim", _edit_json("vae_config.json", lambda c: c.update(embed_dim=4)), "VAE embed_dim 4 != z_channels 8"),
+    ("stft_window", _edit_json("stft_config.json", lambda c: c.update(win_length=512)),
+     "win_length != filter_length"),
+    ("group_adapters", _edit_weights("pytorch_model_main.bin", lambda s: s.update({"group_in.weight": torch.zeros(1)})),
+     "group_in/group_out adapters"),
+    ("unplaced_weights", _edit_weights("pytorch_model_main.bin", lambda s: s.update({"ema.decay": torch.zeros(1)})),
+     "holds weights this loader cannot place: ema.decay"),
+    ("not_a_hifigan", _edit_weights("pytorch_model_vae.bin", lambda s: s.pop("vocoder.conv_pre.weight_v", None)
+                                    or s.pop("vocoder.conv_pre.weight")), "not an AudioLDM HiFi-GAN"),
+    ("hifigan_stages", _edit_weights("pytorch_model_vae.bin", _drop_upsampler), "upsampling stages"),
+    ("misshaped_unet", _edit_weights("pytorch_model_main.bin", lambda s: s.update(
+        {"unet.conv_in.weight": torch.zeros(3, 3, 3, 3)})), "the UNet weights do not fit the UNet built from"),
+]
+
+
+@pytest.mark.parametrize("case,change,message", TANGO_REFUSALS, ids=[c[0] for c in TANGO_REFUSALS])
+def test_tango_loader_refuses_a_broken_checkpoint_in_one_line(case, change, message, tango_checkpoint, tmp_path):
+    import shutil
+
+    folder = tmp_path / "tango"
+    shutil.copytree(tango_checkpoint[0], folder)
+    change(folder)
+    with pytest.raises(UserError) as err:
+        TangoBackbone.from_pretrained(str(folder), window_seconds=TINY_SECONDS)
+    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_a_source_that_is_neither_a_folder_nor_a_hub_id_is_refused_in_one_line():
+    with pytest.raises(UserError, match="is neither a folder nor a Hugging Face hub id"):
+        TangoBackbone.from_pretrained("no such//folder", local_files_only=True)
+
+
+@pytest.mark.parametrize("backbone_class,fixture", [(AudioLDMBackbone, "audioldm_dir"),
+                                                    (AudioLDM2Backbone, "audioldm2_dir")])
+def test_audioldm_loaders_refuse_broken_folders_in_one_line(backbone_class, fixture, request, tmp_path):
+    import shutil
+
+    source = request.getfixturevalue(fixture)
+    missing = shutil.copytree(source, tmp_path / "missing")
+    shutil.rmtree(missing / "vae")
+    broken = shutil.copytree(source, tmp_path / "broken")
+    (broken / "unet" / "config.json").write_text("{not json")
+    for folder, words in ((missing, "in diffusers layout (missing vae/)"), (broken, "cannot load the AudioLDM")):
+        with pytest.raises(UserError) as err:
+            backbone_class.from_pretrained(str(folder), window_seconds=TINY_SECONDS)
+        assert words in str(err.value) and "\n" not in str(err.value), str(err.value)
+    if backbone_class is AudioLDMBackbone:  # a UNet without the CLAP class projection is not AudioLDM's
+        other = shutil.copytree(source, tmp_path / "other")
+        _edit_json("unet/config.json", lambda c: c.update(class_embed_type=None))(other)
+        with pytest.raises(UserError, match="is not an AudioLDM UNet"):
+            backbone_class.from_pretrained(str(other), window_seconds=TINY_SECONDS)
+
+
 # --- hub ids offline, published sizes ----------------------------------------------------------------
 @pytest.mark.parametrize("backbone_class", [TangoBackbone, AudioLDMBackbone, AudioLDM2Backbone])
 def test_uncached_hub_id_offline_is_one_line_user_error(backbone_class, monkeypatch):

@@ -182,6 +182,28 @@ def test_the_api_takes_a_tensor_and_its_rate_like_the_file(api_editor, clip):
         api_editor.prepare_fit(torch.zeros(16000), 16000)
 
 
+def test_the_api_refuses_misused_fits_folders_and_tensors(api_editor, clip, tiny_model_dir, tmp_path):
+    fit = api_editor.fit(clip, emb_steps=1, ft_steps=1, folder=tmp_path / "fit")
+    with pytest.raises(UserError, match="holds the fit of another input or other settings .*emb_steps"):
+        api_editor.fit(clip, emb_steps=2, ft_steps=1, folder=tmp_path / "fit")
+    other = Editor.from_hparams("hparams/addition.yaml", run_opts={"device": "cpu", "noprogressbar": True},
+                                overrides={"backbone_source": str(tiny_model_dir), "method": "imagic"})
+    with pytest.raises(UserError, match="made by another Editor"):
+        other.edit(fit, "a dog barks")
+    with pytest.raises(UserError, match="has not run yet"):
+        api_editor.edit(api_editor.prepare_fit(clip), "a dog barks")
+    with pytest.raises(UserError, match="sample_rate is for tensor input"):
+        api_editor.prepare_fit(clip, 16000)
+    with pytest.raises(UserError, match="must be a file path or a tensor .*got list"):
+        api_editor.prepare_fit([0.1, 0.2], 16000)
+    with pytest.raises(UserError, match=r"must be \[T\] or \[channels, T\], got shape \[1, 2, 16000\]"):
+        api_editor.prepare_fit(torch.zeros(1, 2, 16000), 16000)
+    sdedit = Editor.from_hparams("hparams/addition.yaml", run_opts={"device": "cpu", "noprogressbar": True},
+                                 overrides={"backbone_source": str(tiny_model_dir), "method": "sdedit"})
+    with pytest.raises(UserError, match="method 'sdedit' sweeps strength values, not etas: pass strengths"):
+        sdedit.edit(sdedit.fit(clip), "a dog barks", etas=[0, 1])
+
+
 def test_importing_the_package_stays_light():
     code = "import sys, audio_editing; assert 'torch' not in sys.modules; print(audio_editing.__all__)"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
