@@ -24,6 +24,12 @@ the same ``--output_folder``, which finds the first edit's fit and runs step 3 o
     # schedule run and its phase times scaled by 10:
     python benchmarks/edit_speed.py --backbone=tango --backbone_source=random --scorer_source=embedded:toy_world \
         --device=cuda --manifest=clip10s.csv --clips=1 --paper_fraction=0.1 --loss_batch=8 --emb_steps=40 ...
+    # Stable Audio Open (stereo 44.1 kHz DiT) with random weights: tiny on the CPU, the published size on a GPU
+    python benchmarks/edit_speed.py --backbone=stable_audio_open --backbone_source=random:tiny \
+        --scorer_source=embedded:toy_world --window_seconds=2.56 --clips=1 --schedules=fast --ft_mode=lora \
+        --emb_steps=10 --ft_steps=10 --sample_steps=10 --etas=[0,1]
+    python benchmarks/edit_speed.py --backbone=stable_audio_open --backbone_source=random \
+        --scorer_source=embedded:toy_world --window_seconds=10 --device=cuda --clips=1 --schedules=fast --ft_mode=lora
 
 Schedules: ``paper`` = 500 embedding steps (Adam 2e-3), 1500 fine-tuning steps (1e-6),
 one timestep per step, 200 DDIM steps, fp32; ``fast`` = the backbone's hparams file with the

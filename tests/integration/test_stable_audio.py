@@ -189,6 +189,14 @@ def test_missing_model_offline_is_one_line_naming_it(monkeypatch):
         assert f"huggingface-cli download {source}" in str(err.value)
 
 
+def test_missing_model_offline_through_the_recipe_writes_nothing(monkeypatch, clip, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match=HUB_ID):
+        run_edit(ImagicEditor, ["hparams/style_transfer.yaml", "--backbone=stable_audio_open", f"--input_wav={clip}",
+                                "--target_prompt=a dog barks", *tiny_args(HUB_ID, tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
 def test_published_parameter_counts():
     """The published configuration on the meta device: DiT 1057 M, VAE 156 M, T5-base encoder 109 M (paper, Table 1)."""
     from diffusers import AutoencoderOobleck, StableAudioDiTModel, StableAudioProjectionModel
