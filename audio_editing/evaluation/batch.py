@@ -76,7 +76,10 @@ RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "inversion_strength",
 def read_txt_folder(root: Path) -> List[dict]:
     """The paper authors' layout: ``<root>/<edit_type>/[<clip folders>/]<clip>.txt``, line 1 the wav (relative
     to the .txt; when it names no file, the ``<clip>.wav`` beside the .txt), line 2 the target prompt. The id
-    is the path below the edit-type folder joined by ``_`` (``addition/audit/e1.txt`` -> ``audit_e1``)."""
+    is the edit type and the path below its folder joined by ``_`` (``addition/audit/e1.txt`` ->
+    ``addition_audit_e1``, ``Style-Transfer/e1.txt`` -> ``style_transfer_e1``): the authors' names repeat
+    across edit types and sub-folders (``addition/e1``, ``inpainting/e1``, ``addition/audit/e1``), and an id
+    names a folder of outputs, so it keeps both and no ``/``."""
     txts = sorted(root.rglob("*.txt"))
     if not txts:
         raise UserError(f"manifest folder '{root}' holds no .txt file; lay it out as <edit_type>/<clip>.txt")
@@ -100,10 +103,10 @@ def read_txt_folder(root: Path) -> List[dict]:
                    None)
         if wav is None:
             missing.append(str(txt))
-        clip_id = "_".join(Path(*parts[1:]).with_suffix("").parts)
+        clip_id = "_".join((edit_type, *Path(*parts[1:]).with_suffix("").parts))
         if clip_id in seen:
-            raise UserError(f"'{seen[clip_id]}' and '{txt}' both give clip id '{clip_id}' (the path below the "
-                            "edit-type folder, '/' as '_'); rename one of them")
+            raise UserError(f"'{seen[clip_id]}' and '{txt}' both give clip id '{clip_id}' (the edit type and the "
+                            "path below its folder, '/' as '_'); rename one of them")
         seen[clip_id] = txt
         entries.append({"id": clip_id, "wav": lines[0] if wav in (None, named) else wav.name,  # .name: beside the .txt
                         "target_prompt": lines[1], "edit_type": edit_type, "_root": txt.parent})

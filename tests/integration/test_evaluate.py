@@ -12,7 +12,7 @@ import torch
 from audio_editing.data.audio import load_audio
 from audio_editing.errors import UserError
 from audio_editing.evaluation import batch
-from tests.conftest import REPO, tiny_args, tiny_eval_args, write_scene_clip
+from tests.conftest import REPO, TINY_SECONDS, tiny_args, tiny_eval_args, write_scene_clip
 
 
 def test_manifest_formats_agree(tmp_path):
@@ -22,10 +22,10 @@ def test_manifest_formats_agree(tmp_path):
     (tmp_path / "m.csv").write_text("id,wav,target_prompt,edit_type\na,a.wav,a dog barks,addition\n")
     (tmp_path / "authors" / "addition").mkdir(parents=True)
     (tmp_path / "authors" / "addition" / "a.txt").write_text(f"{tmp_path / 'a.wav'}\na dog barks\n")
-    read = [batch.read_manifest(tmp_path / name) for name in ("m.json", "m.csv", "authors")]
-    for entries in read:
+    for name, clip_id in (("m.json", "a"), ("m.csv", "a"), ("authors", "addition_a")):  # authors': type in the id
+        entries = batch.read_manifest(tmp_path / name)
         assert [(e["id"], e["wav"], e["target_prompt"], e["edit_type"]) for e in entries] == \
-               [("a", str(tmp_path / "a.wav"), "a dog barks", "addition")]
+               [(clip_id, str(tmp_path / "a.wav"), "a dog barks", "addition")]
 
 
 def test_unknown_edit_type_is_a_user_error(tmp_path):
@@ -54,10 +54,10 @@ def write_authors_folder(root):
 def test_the_authors_folder_reads_with_the_edit_type_from_the_first_folder(tmp_path):
     entries = batch.read_manifest(write_authors_folder(tmp_path / "audio_text_pairs"))
     assert [(e["id"], e["edit_type"], e["wav"]) for e in entries] == [  # in path order: 'S' before 'a'
-        ("x_s1", "style_transfer", str(tmp_path / "audio_text_pairs/Style-Transfer/x/s1.wav")),
-        ("audit_e1", "addition", str(tmp_path / "audio_text_pairs/addition/audit/e1.wav")),
-        ("other_e1", "addition", str(tmp_path / "audio_text_pairs/addition/other/e1.wav")),
-        ("gaps_i1", "inpainting", str(tmp_path / "audio_text_pairs/inpainting/gaps/i1.wav"))]
+        ("style_transfer_x_s1", "style_transfer", str(tmp_path / "audio_text_pairs/Style-Transfer/x/s1.wav")),
+        ("addition_audit_e1", "addition", str(tmp_path / "audio_text_pairs/addition/audit/e1.wav")),
+        ("addition_other_e1", "addition", str(tmp_path / "audio_text_pairs/addition/other/e1.wav")),
+        ("inpainting_gaps_i1", "inpainting", str(tmp_path / "audio_text_pairs/inpainting/gaps/i1.wav"))]
 
 
 def test_a_bad_authors_folder_stops_with_one_error_saying_what_to_fix(tmp_path):
@@ -73,7 +73,7 @@ def test_a_bad_authors_folder_stops_with_one_error_saying_what_to_fix(tmp_path):
         shutil.copy(root / "addition/audit/e1.wav", root / "addition" / f"lost{i}" / f"e{i}.wav")
     assert len(batch.read_manifest(root)) == 7
     (root / "addition" / "audit_e1.txt").write_text("audit/e1.wav\na dog barks\n")
-    with pytest.raises(UserError, match="both give clip id 'audit_e1'.*rename one"):
+    with pytest.raises(UserError, match="both give clip id 'addition_audit_e1'.*rename one"):
         batch.read_manifest(root)
     (root / "addition" / "audit_e1.txt").unlink()
     (root / "declipping" / "a").mkdir(parents=True)
@@ -96,8 +96,58 @@ def test_evaluate_edits_every_clip_of_the_authors_folder(tmp_path, tiny_model_di
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = batch.read_results(out / "results.csv")
-    assert [(r["id"], r["edit_type"]) for r in rows] == [("x_s1", "style_transfer"), ("audit_e1", "addition"),
-                                                         ("other_e1", "addition"), ("gaps_i1", "inpainting")]
+    assert [(r["id"], r["edit_type"]) for r in rows] == [
+        ("style_transfer_x_s1", "style_transfer"), ("addition_audit_e1", "addition"),
+        ("addition_other_e1", "addition"), ("inpainting_gaps_i1", "inpainting")]
+    for row in rows:
+        assert (out / "sdedit" / row["edit_type"] / row["id"] / "best.wav").is_file()
+
+
+# The paper authors' ``audio_text_pairs/`` as published: names repeat across edit types and sub-folders, line 1
+# names the wav from the folder above (``audio_text_pairs/addition/audit/e1.wav``), a few clips are stereo
+AUTHORS_CLIPS = (  # (clip below the root, channels, scene)
+    ("addition/e1", 2, dict(labels=["knock"], seed=1)), ("addition/e2", 1, dict(labels=["dog"], seed=2)),
+    ("addition/audit/e1", 1, dict(labels=["beep"], seed=3)),
+    ("inpainting/e1", 1, dict(labels=["dog", "beep"], seed=4, gap=(0.5, 0.8), background="rain")),
+    ("inpainting/e3", 2, dict(labels=["knock", "dog"], seed=5, gap=(0.4, 0.7), background="rain")),
+    ("inpainting/audit/e1", 1, dict(labels=["beep", "dog"], seed=6, gap=(0.6, 0.9), background="rain")),
+    ("style_transfer/e1", 1, dict(labels=["dog"], seed=7)))
+
+
+def write_published_authors_folder(root, seconds):
+    import numpy as np
+    import soundfile
+
+    for clip, channels, scene in AUTHORS_CLIPS:
+        wav = root / f"{clip}.wav"
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        write_scene_clip(wav, seconds=seconds, **scene)
+        if channels == 2:
+            mono, rate = soundfile.read(str(wav))
+            soundfile.write(str(wav), np.stack([mono, 0.5 * mono], axis=1), rate, subtype="PCM_16")
+        wav.with_suffix(".txt").write_text(f"audio_text_pairs/{clip}.wav\na dog barks and a knock\n")
+    return root
+
+
+def test_the_authors_published_folder_gives_every_clip_its_own_id(tmp_path):
+    import soundfile
+
+    root = write_published_authors_folder(tmp_path / "audio_text_pairs", seconds=10.0)
+    entries = batch.read_manifest(root)
+    assert sorted((e["id"], e["wav"]) for e in entries) == sorted(
+        (clip.replace("/", "_"), str(root / f"{clip}.wav")) for clip, _, _ in AUTHORS_CLIPS)
+    assert [soundfile.info(e["wav"]).channels for e in entries if e["id"] in ("addition_e1", "inpainting_e3")] == [2, 2]
+    batch.check_entries(entries)  # 10 s, stereo and mono alike
+
+
+@pytest.mark.slow
+def test_evaluate_edits_every_clip_of_the_authors_published_folder(tmp_path, tiny_model_dir):
+    root = write_published_authors_folder(tmp_path / "audio_text_pairs", seconds=TINY_SECONDS)
+    entries = batch.read_manifest(root)
+    out = tmp_path / "eval"
+    rows = batch.evaluate_manifest(entries, ["sdedit"], out, tiny_eval_args(tiny_model_dir, "--strengths=[1]"), REPO)
+    found, edited = {e["id"] for e in entries}, [r["id"] for r in rows]
+    assert len(found) == len(AUTHORS_CLIPS) and sorted(edited) == sorted(found)
     for row in rows:
         assert (out / "sdedit" / row["edit_type"] / row["id"] / "best.wav").is_file()
 
