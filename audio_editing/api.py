@@ -32,7 +32,8 @@ from speechbrain.utils.train_logger import FileTrainLogger
 
 from audio_editing.cli import load_hparams
 from audio_editing.data.audio import AudioClip, atomic_write, audio_clip, check_audible, read_audio
-from audio_editing.editing.imagic import COMPLETE, FIT_KEYS, SELECTION_RULES, EditResult, ImagicEditor, check_resumable
+from audio_editing.editing.imagic import COMPLETE, FIT_KEYS, EditResult, ImagicEditor, check_resumable
+from audio_editing.editing.selection import SELECTION_RULES
 from audio_editing.editing.methods import with_method
 from audio_editing.editing.outputs import write_edit_outputs
 from audio_editing.editing.recipe import (check_etas, check_init, check_long_input, check_prompt, check_sampling,

@@ -16,7 +16,8 @@ from diffusers import DDIMScheduler
 
 from audio_editing.cli import parse_arguments
 from audio_editing.data.audio import atomic_write
-from audio_editing.editing.imagic import INITS, INVERSION_SOURCES, ONSET_WEIGHT, SAMPLE_STARTS, SELECTION_RULES
+from audio_editing.editing.imagic import INITS, INVERSION_SOURCES, SAMPLE_STARTS
+from audio_editing.editing.selection import ONSET_WEIGHT, SELECTION_RULES
 from audio_editing.editing.outputs import remove_outputs
 from audio_editing.errors import UserError
 

@@ -41,7 +41,7 @@ import torch
 from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
 from audio_editing.editing.baselines import FIXED_OUTPUTS, with_edit_type, with_reference
-from audio_editing.editing.imagic import ONSET_WEIGHT, select_index
+from audio_editing.editing.selection import ONSET_WEIGHT, select_index
 from audio_editing.editing.methods import EDITORS
 from audio_editing.editing.recipe import PAPER_METHOD, as_flags
 from audio_editing.editing.outputs import edit_wav_name

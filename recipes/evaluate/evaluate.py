@@ -27,7 +27,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from audio_editing.cli import list_arg, run_cli
 from audio_editing.errors import UserError
-from audio_editing.editing.imagic import ONSET_WEIGHT
+from audio_editing.editing.selection import ONSET_WEIGHT
 from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, rejudge, select_edit_types
 from audio_editing.evaluation.distributed import Shard
 
