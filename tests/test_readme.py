@@ -3,9 +3,12 @@
 import doctest
 import tempfile
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_the_readmes_python_api_section_runs_as_written(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)  # its paths are the repository's; it writes only under a temporary folder
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

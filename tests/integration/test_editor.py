@@ -279,6 +279,7 @@ def test_killed_run_with_early_stopping_stops_where_an_uninterrupted_one_does(cl
     assert resumed.metrics["steps_finetune"] == whole.metrics["steps_finetune"] == 6
 
 
+@pytest.mark.slow
 def test_compiled_unet_edits_like_the_eager_one(clip, tiny_model_dir, tmp_path):
     eager = edit(clip, tiny_model_dir, tmp_path / "eager", "--ft_mode=lora", "--lora_rank=2")
     compiled = edit(clip, tiny_model_dir, tmp_path / "compiled", "--ft_mode=lora", "--lora_rank=2", "--compile",
@@ -295,6 +296,7 @@ def test_lora_targets_choose_the_adapted_modules(clip, tiny_model_dir, tmp_path)
     assert adapted == {"to_q", "conv1"}, adapted
 
 
+@pytest.mark.slow
 def test_inpainting_reports_the_free_eta0_reconstruction_of_the_observed_audio(gap_clip, tiny_model_dir, tmp_path):
     result = edit(gap_clip, tiny_model_dir, tmp_path, editor=inpainting_editor(),
                   hparams="hparams/inpainting.yaml")

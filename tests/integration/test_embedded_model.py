@@ -19,6 +19,8 @@ from audio_editing.toy_world.judge import kept, scene_annotation
 from audio_editing.toy_world.scenes import Scene
 from audio_editing.toy_world.model import ToyBackbone
 
+pytestmark = pytest.mark.slow  # the shipped model at its recipes' schedules
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -86,6 +86,7 @@ def test_a_bad_authors_folder_stops_with_one_error_saying_what_to_fix(tmp_path):
         batch.read_manifest(root)
 
 
+@pytest.mark.slow
 def test_evaluate_edits_every_clip_of_the_authors_folder(tmp_path, tiny_model_dir):
     root = write_authors_folder(tmp_path / "audio_text_pairs")
     out = tmp_path / "eval"
@@ -164,6 +165,7 @@ def test_edit_types_select_clips_of_the_manifest():
         batch.select_edit_types([e for e in entries if e["edit_type"] == "addition"], ["inpainting"])
 
 
+@pytest.mark.slow
 def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_model_dir, monkeypatch):
     write_scene_clip(tmp_path / "a.wav", ["knock"], seed=1)
     write_scene_clip(tmp_path / "b.wav", ["dog"], seed=2)
@@ -221,6 +223,7 @@ def write_manifest(folder, edit_types=("addition", "inpainting")):
     return folder / "m.json"
 
 
+@pytest.mark.slow
 def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, tiny_model_dir):
     entries = batch.read_manifest(write_manifest(tmp_path))
     out = tmp_path / "eval"
@@ -253,6 +256,7 @@ def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, t
                       ("ddpm_inversion", "strength")}
 
 
+@pytest.mark.slow
 def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_path, tiny_model_dir, monkeypatch):
     from audio_editing.editing import recipe
     from audio_editing.evaluation.distributed import Shard
@@ -294,6 +298,7 @@ def run_evaluate(launcher, manifest, out, model_dir):
     return batch.read_results(out / "results.csv")
 
 
+@pytest.mark.slow
 def test_two_processes_under_torchrun_give_the_rows_of_one(tmp_path, tiny_model_dir):
     manifest = write_manifest(tmp_path, ("addition", "style_transfer", "inpainting"))
     single = run_evaluate([], manifest, tmp_path / "one", tiny_model_dir)
@@ -331,6 +336,7 @@ def test_a_folder_made_with_other_hparams_file_values_is_refused(tmp_path):
         run()
 
 
+@pytest.mark.slow
 def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_path, tiny_model_dir):
     """On clips with ground truth the judge's verdict joins every row (chosen value and whole sweep); the
     identity row returns the input and fails, the reference row returns the reference edit and succeeds."""

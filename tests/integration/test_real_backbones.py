@@ -354,6 +354,7 @@ def test_lora_reaches_tango_attention():
     assert any(".attn2.to_k.lora_A" in n for n in names)  # cross-attention to the T5 states is adapted too
 
 
+@pytest.mark.slow
 def test_full_tango_edit_end_to_end(tango_checkpoint, clap_dir, clip, tmp_path):
     folder, _ = tango_checkpoint
     result = run_edit(ImagicEditor, ["hparams/addition.yaml", "--backbone=tango", f"--input_wav={clip}",
@@ -405,6 +406,7 @@ def TextCond_slice(cond, i):
     return TextCond(cond.hidden[i: i + 1])
 
 
+@pytest.mark.slow
 def test_full_audioldm_edit_end_to_end(audioldm_dir, clap_dir, clip, tmp_path):
     result = run_edit(ImagicEditor, ["hparams/addition.yaml", "--backbone=audioldm", f"--input_wav={clip}",
                                      "--target_prompt=a dog barks while rain falls",
@@ -474,6 +476,7 @@ def test_audioldm2_lora_trains_only_the_adapter_and_round_trips():
     assert all(torch.equal(v, torch.ones_like(v)) for v in get_peft_model_state_dict(bb.unet).values())
 
 
+@pytest.mark.slow
 def test_full_audioldm2_edit_end_to_end(audioldm2_dir, clap_dir, clip, tmp_path):
     result = run_edit(ImagicEditor, ["hparams/addition.yaml", "--backbone=audioldm2", f"--input_wav={clip}",
                                      "--target_prompt=a dog barks while rain falls",

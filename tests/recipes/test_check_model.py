@@ -40,6 +40,7 @@ def test_composition_scenes_have_the_form_they_are_named_for(form):
         composition_scene("three_events", rng)
 
 
+@pytest.mark.slow
 def test_check_model_reports_every_number_and_no_machine_path(tmp_path):
     output_json = tmp_path / "check.json"
     done = subprocess.run(

@@ -17,6 +17,7 @@ OUTPUTS = ("input.wav", "edit_eta0.00.wav", "edit_eta1.00.wav", "best.wav", "sco
            "spectrograms.png", "clap_vs_eta.png", "train_log.txt")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", ROWS, ids=[r["recipe"] for r in ROWS])
 def test_recipe_runs_and_writes_every_output(row, request, tiny_model_dir, tmp_path):
     clip = request.getfixturevalue(row["clip"])

@@ -39,6 +39,7 @@ def trained(tmp_path_factory) -> Path:
     return output_folder
 
 
+@pytest.mark.slow
 def test_model_folder_loads_and_generates(trained):
     backbone = ToyBackbone.from_pretrained(str(trained / "model"))
     clap = ToyClap.from_pretrained(trained / "model" / "evaluator")
@@ -51,6 +52,7 @@ def test_model_folder_loads_and_generates(trained):
         assert str(trained) not in config.read_text() and "_name_or_path" not in config.read_text(), config
 
 
+@pytest.mark.slow
 def test_vae_loss_fell(trained):
     log = (trained / "train_log.txt").read_text()
     losses = [float(loss) for loss in re.findall(r"stage: vae, step: \d+ - train loss: (\S+)", log)]
@@ -77,6 +79,7 @@ def test_short_caption_encoding_conditions_the_unet_like_encode_text():
                                    rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_init_model_continues_from_a_model_folder(trained, tmp_path):
     """VAE and evaluator are kept bit for bit; the UNet starts from the given one and moves."""
     from safetensors.torch import load_file

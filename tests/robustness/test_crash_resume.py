@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 import yaml
@@ -63,6 +64,7 @@ def finetune_checkpoint_step(save_folder):
 
 
 def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_model_dir, tmp_path):
+@pytest.mark.slow
     clip = float_clip(tmp_path / "clip.wav")
     killed_dir, reference_dir = tmp_path / "killed", tmp_path / "reference"
     killed, reference = edit_folder(killed_dir, clip), edit_folder(reference_dir, clip)
@@ -102,6 +104,7 @@ def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_mo
 
 
 def test_same_seed_and_inputs_give_bit_identical_outputs(tiny_model_dir, tmp_path):
+@pytest.mark.slow
     clip = float_clip(tmp_path / "clip.wav")
     results = [run_edit(ImagicEditor, ["hparams/addition.yaml", f"--input_wav={clip}", "--target_prompt=a dog barks",
                                        *tiny_args(tiny_model_dir, tmp_path / name)]) for name in ("a", "b")]

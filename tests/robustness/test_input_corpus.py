@@ -252,6 +252,7 @@ VALID = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case,recipe,kind,flags,layout", VALID, ids=[c[0] for c in VALID])
 def test_valid_input_is_edited_at_its_own_rate_layout_and_length(case, recipe, kind, flags, layout,
                                                                   tiny_model_dir, tmp_path, capsys):
@@ -278,6 +279,7 @@ def test_valid_input_is_edited_at_its_own_rate_layout_and_length(case, recipe, k
         assert_span_filled(edited, original, start, end)
 
 
+@pytest.mark.slow
 def test_level_goes_back_to_the_inputs(tiny_model_dir, tmp_path, capsys):
     """The model sees every input at one peak; edits come back at the input's level, unclipped:
     the same clip at -90 dBFS, at 0.5 and at 2.0 (float, over full scale) gives the same edit, at a

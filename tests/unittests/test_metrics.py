@@ -6,6 +6,7 @@ import sys
 
 import mir_eval
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -78,6 +79,7 @@ def test_each_onset_is_matched_once_and_silence_agrees_with_silence():
     assert np.isclose(onset_f1_from_times([0.1, 0.9], [0.1]), 2 / 3)
 
 
+@pytest.mark.slow
 def test_scoring_onsets_compiles_nothing():
     """Onset F1 runs in every edit's scoring, in every rank of a batch: it must not go through numba.
 
