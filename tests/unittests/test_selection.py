@@ -54,3 +54,35 @@ def test_text_onset_selection_trades_text_for_kept_onsets_and_its_keys_compare_a
             best_a, best_b = max(keys_a), max(keys_b)
             index = select_index(joined, rule, text_input=0.5, margin=0.1)
             assert (index < 5) == (best_a >= best_b) or best_a == best_b, rule
+
+
+def test_each_rule_s_defaults_and_boundaries():
+    # values exact in binary, so that a boundary is a boundary
+    scores = {"text_clap": [0.5, 0.75, 1.0], "audio_clap": [0.9375, 0.875, 0.5], "onset_f1": [1.0, 0.5, 0.0]}
+    scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
+    assert select_index(scores) == select_index(scores, "max_sum") == 1  # the paper's rule by default
+    # text_gain: a gain of exactly the margin is an edit; the default margin is 0.1
+    assert select_index(scores, "text_gain", text_input=0.5, margin=0.25) == 1
+    assert select_index(scores, "text_gain", text_input=0.5, margin=0.5) == 2
+    assert select_index(scores, "text_gain", text_input=0.6875) == 2
+    assert select_index(scores, "text_gain", text_input=0.6875, margin=0.05) == 1
+    assert selection_keys(scores, "text_gain", text_input=0.5, margin=0.25) == [(0, 0.5), (1, 1.625), (1, 1.5)]
+    # text_onset: Text + weight x onset F1, the weight 0.3 by default
+    assert selection_keys(scores, "text_onset") == pytest.approx([0.8, 0.9, 1.0])
+    assert select_index(scores, "text_onset") == 2 and select_index(scores, "text_onset", onset_weight=0.6) == 0
+    # text_onset_timed: onset F1 of exactly 0 ranks below any shared onset
+    assert selection_keys(scores, "text_onset_timed")[2] == (False, 1.0)
+    assert select_index(scores, "text_onset_timed") == 1
+    assert select_index({**scores, "onset_f1": [0.0, 0.0, 0.01]}, "text_onset_timed") == 2
+    # ties go to the first value
+    assert select_index({**scores, "text_clap": [0.75, 0.75, 0.75]}, "max_text") == 0
+
+
+def test_rules_refuse_what_they_cannot_read():
+    scores = {"text_clap": [0.5], "audio_clap": [0.9], "sum": [1.4]}
+    with pytest.raises(UserError, match="text_span reads the Text score of the filled span: inpainting only"):
+        select_index(scores, "text_span")
+    with pytest.raises(UserError, match="unknown eta_selection 'best'; choose one of " + ", ".join(SELECTION_RULES)):
+        select_index(scores, "best")
+    with pytest.raises(ValueError, match="needs the input's Text score"):
+        select_index(scores, "text_gain")
