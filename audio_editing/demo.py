@@ -45,7 +45,8 @@ from audio_editing.data.audio import atomic_write, load_audio  # noqa: E402
 from audio_editing.editing.outputs import edit_wav_name  # noqa: E402
 from audio_editing.editing.recipe import SCHEDULES, check_length, check_prompt  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
-from audio_editing.evaluation.batch import EDIT_TYPES, read_manifest, recipe_editor  # noqa: E402
+from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type  # noqa: E402
+from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
 
 
 COOKIE = "audio_editing_visitor"
@@ -53,11 +54,10 @@ COOKIE = "audio_editing_visitor"
 PER_EDIT_KEYS = ("input_wav", "target_prompt", "output_folder", "edit_id", "mask_start", "mask_end")
 # What the zip of one edit holds (the checkpoint folder stays out).
 ZIPPED = ("input.wav", "edit_*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png", "edit.json")
-# the methods the page offers per edit type, the first its default (addition's: the recipe's default, layer)
-DEMO_METHODS = {"addition": ("layer", "imagic"), "style_transfer": ("imagic",), "inpainting": ("imagic",)}
-EDIT_TYPE_LABELS = {"addition": "addition (prompt: the whole new scene)",
-                    "style_transfer": "style transfer (prompt: the new sound)",
-                    "inpainting": "inpainting (prompt: the sound for the blank span)"}
+# the methods the page offers per edit type, the first its default (addition's: the recipe's default, layer),
+# and the choice's label: the edit-type registry's
+DEMO_METHODS = {name: edit_type.demo_methods for name, edit_type in REGISTRY.items()}
+EDIT_TYPE_LABELS = {name: edit_type.label for name, edit_type in REGISTRY.items()}
 
 
 def visitor_token(cookie_header: Optional[str]) -> Optional[str]:
@@ -321,8 +321,7 @@ class DemoEditor:
     def editor(self, edit_type: str, method: str = "imagic") -> Editor:
         """The edit type's ``Editor`` for ``method`` (``DEMO_METHODS``) with the demo's arguments, loaded on
         first use."""
-        if edit_type not in EDIT_TYPES:
-            raise UserError(f"unknown edit type '{edit_type}'; choose one of {', '.join(EDIT_TYPES)}")
+        check_edit_type(edit_type)
         if method not in DEMO_METHODS[edit_type]:
             raise UserError(f"the demo's {edit_type} runs {' or '.join(DEMO_METHODS[edit_type])}, not '{method}'")
         if (edit_type, method) not in self.editors:

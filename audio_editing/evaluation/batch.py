@@ -25,7 +25,6 @@ not hours in. Under ``torchrun`` each rank edits its share of the clips and keep
 
 import csv
 import hashlib
-import importlib.util
 import io
 import json
 import math
@@ -41,6 +40,7 @@ import torch
 from audio_editing.cli import compose_hparams_text, list_arg, parse_arguments
 from audio_editing.data.audio import atomic_write, check_audible, load_audio, read_audio, resample
 from audio_editing.editing.baselines import FIXED_OUTPUTS, with_edit_type, with_reference
+from audio_editing.editing.edit_types import EDIT_TYPES, editor_class
 from audio_editing.editing.selection import ONSET_WEIGHT, select_index
 from audio_editing.editing.methods import EDITORS
 from audio_editing.editing.recipe import PAPER_METHOD, as_flags
@@ -50,7 +50,6 @@ from audio_editing.evaluation.distributed import Shard
 from audio_editing.evaluation.metrics import mel_snr
 from audio_editing.plots import plot_mean_scores_vs_sweep, plot_tradeoff
 
-EDIT_TYPES = ("addition", "style_transfer", "inpainting")
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
 # (imagic: the recipes' defaults; imagic_paper: the paper's configuration, recipe.PAPER_METHOD)
 # (each row names its method to the recipe: a recipe's default ``method`` does not change the row)
@@ -155,16 +154,8 @@ def read_manifest(source) -> List[dict]:
 
 
 def recipe_editor(edit_type: str, repo: Path):
-    """The editor class that ``recipes/<edit_type>/edit.py`` defines (one folder per edit type)."""
-    from audio_editing.editing.imagic import ImagicEditor
-
-    script = repo / "recipes" / edit_type / "edit.py"
-    spec = importlib.util.spec_from_file_location(f"recipe_{edit_type}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    editors = [v for v in vars(module).values()
-               if isinstance(v, type) and issubclass(v, ImagicEditor) and v is not ImagicEditor]
-    return editors[0]
+    """The editor class that ``recipes/<edit_type>/edit.py`` defines (the edit-type registry names it)."""
+    return editor_class(edit_type, repo)
 
 
 def method_editor(method: str, entry: dict, repo: Path):

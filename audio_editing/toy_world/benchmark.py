@@ -1,7 +1,8 @@
 """The editing benchmark: input/reference clip pairs with their scenes, and the command line.
 
-A 27-clip benchmark of addition, style-transfer and inpainting pairs (:func:`make_benchmark`),
-each with the ground truth of both clips (the scenes), which the judge reads.
+A benchmark of 9 pairs per edit type of the registry (addition, style transfer, inpainting: 27 clips;
+:func:`make_benchmark`), each with the ground truth of both clips (the scenes), which the
+judge reads.
 
 Command line::
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import soundfile
 
+from audio_editing.editing.edit_types import EDIT_TYPES
 from audio_editing.errors import UserError
 from audio_editing.toy_world.captions import SPLITS, _check_split, caption, describe_event
 from audio_editing.toy_world.examples import write_examples
@@ -28,7 +31,9 @@ from audio_editing.toy_world.scenes import (BACKGROUND_PROBABILITY, PEAK_LIMIT, 
 from audio_editing.toy_world.sounds import (BACKGROUND_CLASSES, CLASSES, SAMPLE_RATE, _EVENT_CLASSES, _SOUND_CLASSES,
                                             _pick, _seconds_to_samples, _uniform, sample_params)
 
-EDIT_TYPES = ("addition", "style_transfer", "inpainting")
+# The edit types that draw from one shared stream, in this order (as every set made before removal was);
+# every later type draws from a stream of its own, so adding one changes no clip of the others.
+SHARED_STREAM = ("addition", "style_transfer", "inpainting")
 
 
 # --------------------------------------------------------------------------
@@ -116,6 +121,10 @@ def _inpainting_item(rng: np.random.Generator, split: str):
     return scene, scene, masked, reference, fields
 
 
+# every edit type of the registry has its items here (tests ask for it)
+ITEMS = {"addition": _addition_item, "style_transfer": _style_transfer_item, "inpainting": _inpainting_item}
+
+
 def make_benchmark(out_dir: str | Path, seed: int = 0, n_per_type: int = 9, split: str = "train") -> Path:
     """Write the editing benchmark: input/reference clip pairs and a manifest.
 
@@ -142,6 +151,9 @@ def make_benchmark(out_dir: str | Path, seed: int = 0, n_per_type: int = 9, spli
       that scene too.
 
     Deterministic from ``seed`` and ``split`` (the caption vocabulary).
+    Addition, style transfer and inpainting draw from one stream seeded with
+    ``seed``; every other type from a stream of its own (``seed`` and its
+    name), so adding an edit type leaves the others' clips as they were.
 
     Returns
     -------
@@ -151,17 +163,16 @@ def make_benchmark(out_dir: str | Path, seed: int = 0, n_per_type: int = 9, spli
     _check_split(split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    source_labels = [_EVENT_CLASSES[index] for index in rng.permutation(len(_EVENT_CLASSES))]
+    shared = np.random.default_rng(seed)
+    source_labels = [_EVENT_CLASSES[index] for index in shared.permutation(len(_EVENT_CLASSES))]
     manifest = {}
-    for edit_type in EDIT_TYPES:
+    for edit_type in [*SHARED_STREAM, *(name for name in EDIT_TYPES if name not in SHARED_STREAM)]:
+        rng = shared if edit_type in SHARED_STREAM else np.random.default_rng([seed, zlib.crc32(edit_type.encode())])
         for index in range(n_per_type):
-            if edit_type == "addition":
-                item = _addition_item(rng, split)
-            elif edit_type == "style_transfer":
+            if edit_type == "style_transfer":
                 item = _style_transfer_item(rng, split, source_labels[index % len(source_labels)])
             else:
-                item = _inpainting_item(rng, split)
+                item = ITEMS[edit_type](rng, split)
             input_scene, reference_scene, input_wav, reference_wav, fields = item
             item_id = f"{edit_type}_{index:02d}"
             input_name, reference_name = f"{item_id}_input.wav", f"{item_id}_reference.wav"
@@ -191,7 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m audio_editing.toy_world",
         description="Write the toy-world editing benchmark or example clips with captions.")
-    parser.add_argument("--benchmark", metavar="OUT_DIR", help="write the 27-clip benchmark to OUT_DIR")
+    parser.add_argument("--benchmark", metavar="OUT_DIR", help="write the benchmark (9 clips per edit type) to OUT_DIR")
     parser.add_argument("--examples", type=int, metavar="N", help="write N example clips (needs --out)")
     parser.add_argument("--out", metavar="DIR", help="folder for --examples")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

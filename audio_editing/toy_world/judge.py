@@ -331,8 +331,49 @@ def _covered(label: str, start: float, end: float, detections: Sequence[Detectio
     return min(1.0, overlap / (end - start))
 
 
+def _addition(entry: dict, source, reference, detections: Sequence[Detection], span_audible):
+    """The added class is detected; every input event is kept."""
+    target = float(any(d.label == entry["added_label"] for d in detections))
+    return target, [kept(item, detections, reference.seconds) for item in scene_annotation(source)], 1.0
+
+
+def _style_transfer(entry: dict, source, reference, detections: Sequence[Detection], span_audible):
+    """The target class at every source onset, the source class gone; the bed kept, and a sound (the old or the
+    new class) at each source onset: the timing."""
+    onsets = [e.onset for e in source.events if e.label == entry["source_label"]]
+    at_onsets = np.mean([sounding_at(entry["target_label"], onset, detections) for onset in onsets])
+    source_gone = not any(d.label == entry["source_label"] for d in detections)
+    target = float(at_onsets) if source_gone else 0.0
+    keep = [d for d in scene_annotation(source) if d.label != entry["source_label"]]
+    timing = [sounding_at(entry["target_label"], onset, detections)
+              or sounding_at(entry["source_label"], onset, detections) for onset in onsets]
+    return target, [kept(item, detections, reference.seconds) for item in keep] + timing, 1.0
+
+
+def _inpainting(entry: dict, source, reference, detections: Sequence[Detection], span_audible):
+    """The prompt's class over at least ``SPAN_COVERAGE`` of the filled event's frames in the span (none when
+    the span was left silent); the events outside the span kept."""
+    truth = scene_annotation(reference)
+    start, end = float(entry["mask_start"]), float(entry["mask_end"])
+    filled = [d for d in truth if d.label == entry["target_label"] and start - 1e-6 <= d.onset < end]
+    if not filled:
+        raise UserError(f"manifest entry {entry.get('id', '?')}: no {entry['target_label']} event starts "
+                        "inside the span of its reference scene")
+    event = filled[0]
+    target = _covered(event.label, max(event.onset, start), min(event.offset, end), detections)
+    target = 0.0 if span_audible is False else target
+    keep = [d for d in truth if d != event and not start <= d.onset < end]
+    return target, [kept(item, detections, reference.seconds) for item in keep], SPAN_COVERAGE
+
+
+# edit type -> its rule: (entry, input scene, reference scene, detections, span_audible) -> (target, kept per
+# event that should stay, the target's threshold); one per edit type of the registry (tests ask for it)
+RULES = {"addition": _addition, "style_transfer": _style_transfer, "inpainting": _inpainting}
+
+
 def judge_edit(entry: dict, detections: Sequence[Detection], span_audible: Optional[bool] = None) -> Dict[str, float]:
-    """Success and the numbers behind it for one output of the manifest entry ``entry``.
+    """Success and the numbers behind it for one output of the manifest entry ``entry`` (its edit type's rule in
+    ``RULES``).
 
     ``span_audible`` (inpainting): whether the output holds any sound inside the span; False fails the
     fill whatever is detected there (a recurrent detector can carry a ticking clock across a blank).
@@ -343,42 +384,14 @@ def judge_edit(entry: dict, detections: Sequence[Detection], span_audible: Optio
     ``judge_preservation`` (share of the events that should stay, still there) and
     ``judge_event_f1`` (event F1 against the reference scene).
     """
+    rule = RULES.get(entry["edit_type"])
+    if rule is None:
+        raise UserError(f"the judge has no rule for edit type '{entry['edit_type']}'")
     source = toy_world.Scene.from_dict(entry["input_scene"])
     reference = toy_world.Scene.from_dict(entry["reference_scene"])
-    seconds = reference.seconds
-    truth = scene_annotation(reference)
-    edit_type = entry["edit_type"]
-    if edit_type == "addition":
-        keep = scene_annotation(source)
-        target = float(any(d.label == entry["added_label"] for d in detections))
-    elif edit_type == "style_transfer":
-        onsets = [e.onset for e in source.events if e.label == entry["source_label"]]
-        at_onsets = np.mean([sounding_at(entry["target_label"], onset, detections) for onset in onsets])
-        source_gone = not any(d.label == entry["source_label"] for d in detections)
-        target = float(at_onsets) if source_gone else 0.0
-        # what should stay: the bed, and a sound (the old or the new class) at each source onset: the timing
-        keep = [d for d in scene_annotation(source) if d.label != entry["source_label"]]
-        timing = [sounding_at(entry["target_label"], onset, detections)
-                  or sounding_at(entry["source_label"], onset, detections) for onset in onsets]
-    elif edit_type == "inpainting":
-        start, end = float(entry["mask_start"]), float(entry["mask_end"])
-        filled = [d for d in truth if d.label == entry["target_label"] and start - 1e-6 <= d.onset < end]
-        if not filled:
-            raise UserError(f"manifest entry {entry.get('id', '?')}: no {entry['target_label']} event starts "
-                            "inside the span of its reference scene")
-        event = filled[0]
-        target = _covered(event.label, max(event.onset, start), min(event.offset, end), detections)
-        target = 0.0 if span_audible is False else target
-        keep = [d for d in truth if d != event and not start <= d.onset < end]
-    else:
-        raise UserError(f"the judge has no rule for edit type '{edit_type}'")
-    kept_items = [kept(item, detections, seconds) for item in keep]
-    if edit_type == "style_transfer":
-        kept_items += timing
+    target, kept_items, threshold = rule(entry, source, reference, detections, span_audible)
     preservation = float(np.mean(kept_items)) if kept_items else 1.0
-    threshold = SPAN_COVERAGE if edit_type == "inpainting" else 1.0
     success = target >= threshold and preservation == 1.0
     return {"judge_success": float(success), "judge_target": round(float(target), 4),
             "judge_preservation": round(preservation, 4),
-            "judge_event_f1": round(sed_f1([truth], [detections], toy_world.CLASSES), 4)}
-
+            "judge_event_f1": round(sed_f1([scene_annotation(reference)], [detections], toy_world.CLASSES), 4)}

@@ -207,7 +207,7 @@ def _read(manifest_path, name):
 
 def test_benchmark_has_nine_items_of_each_type_with_clip_length_files(benchmark):
     manifest_path, manifest = benchmark
-    assert len(manifest) == 27
+    assert len(manifest) == 9 * len(EDIT_TYPES)
     for edit_type in EDIT_TYPES:
         assert sorted(key for key, entry in manifest.items() if entry["edit_type"] == edit_type) == [
             f"{edit_type}_{index:02d}" for index in range(9)]
@@ -270,6 +270,16 @@ def test_style_transfer_keeps_onsets_durations_and_background(benchmark):
         assert {event.label for event in target.events} == {entry["target_label"]}
         assert [(e.onset, e.duration) for e in source.events] == [(e.onset, e.duration) for e in target.events]
         assert (source.background, source.background_params) == (target.background, target.background_params)
+
+
+def test_a_new_edit_type_leaves_the_earlier_types_clips_as_they_were(benchmark, tmp_path, monkeypatch):
+    """Types after the first three draw from streams of their own: adding one changes no other clip."""
+    from audio_editing.toy_world import benchmark as module
+
+    manifest_path, manifest = benchmark
+    monkeypatch.setattr(module, "EDIT_TYPES", ("addition", "style_transfer", "inpainting"))
+    fewer = json.loads(make_benchmark(tmp_path, seed=0, n_per_type=9).read_text())
+    assert fewer == {key: entry for key, entry in manifest.items() if entry["edit_type"] != "removal"}
 
 
 def test_command_line_writes_listening_examples(tmp_path, capsys):

@@ -1,0 +1,76 @@
+"""The edit types: one registry that the evaluator, the demo, the benchmark generator, the judge and the tests read.
+
+Each edit type is a recipe folder, ``recipes/<name>/edit.py`` (its editor class) with ``hparams/<name>.yaml``;
+this file names, per type, that class, what its target prompt describes, the judge's success rule in words
+(the rule itself is the toy-world judge's ``RULES[name]``: this package names no model family) and the demo's
+label and methods. Adding an edit type is CONTRIBUTING.md's list: its recipe folder, its hparams file and one
+entry here; the toy world then needs its benchmark items and its judge rule, which tests ask for.
+
+Example
+-------
+>>> EDIT_TYPES
+('addition', 'style_transfer', 'inpainting')
+>>> REGISTRY["inpainting"].hparams, REGISTRY["inpainting"].editor
+('hparams/inpainting.yaml', 'InpaintingEditor')
+"""
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Tuple
+
+from audio_editing.errors import UserError
+
+
+@dataclass(frozen=True)
+class EditType:
+    """One edit type: its recipe's editor class, what its prompt says, how it is judged, how the demo offers it."""
+
+    name: str
+    editor: str  # the class ``recipes/<name>/edit.py`` defines
+    prompt: str  # what the target prompt describes
+    success: str  # the judge's rule, in words
+    label: str  # the demo's choice
+    demo_methods: Tuple[str, ...] = ("imagic",)  # the methods the demo offers, the first its default
+
+    @property
+    def recipe(self) -> str:
+        return f"recipes/{self.name}/edit.py"
+
+    @property
+    def hparams(self) -> str:
+        return f"hparams/{self.name}.yaml"
+
+
+REGISTRY = {edit_type.name: edit_type for edit_type in (
+    EditType("addition", "AdditionEditor", "the whole new scene",
+             "the added class is detected and every input event is still heard where it was",
+             "addition (prompt: the whole new scene)", ("layer", "imagic")),
+    EditType("style_transfer", "StyleTransferEditor", "the new sound",
+             "the target class sounds at every source onset and the source class is gone",
+             "style transfer (prompt: the new sound)"),
+    EditType("inpainting", "InpaintingEditor", "the sound for the blank span",
+             "the prompt's class fills at least half of the filled event's frames inside the span",
+             "inpainting (prompt: the sound for the blank span)"),
+)}
+EDIT_TYPES = tuple(REGISTRY)
+
+
+def check_edit_type(name: str) -> EditType:
+    """The registry's entry for ``name``; a ``UserError`` naming the choices for any other."""
+    if name not in REGISTRY:
+        raise UserError(f"unknown edit type '{name}'; choose one of {', '.join(EDIT_TYPES)}")
+    return REGISTRY[name]
+
+
+def editor_class(name: str, repo: Path) -> type:
+    """The editor class that ``recipes/<name>/edit.py`` of the repository ``repo`` defines."""
+    edit_type = check_edit_type(name)
+    script = Path(repo) / edit_type.recipe
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    editor = getattr(module, edit_type.editor, None)
+    if editor is None or getattr(editor, "edit_type", None) != name:
+        raise UserError(f"{script} defines no {edit_type.editor} with edit_type = '{name}'")
+    return editor
