@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the embedded default model: an addition edit of a benchmark clip.
+# The main job on the embedded default model: the method (steps 1-3) adds a sound to a benchmark clip.
 # Installs into .venv on first use. Extra arguments are passed to the recipe (e.g. --device=cuda).
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -34,7 +34,7 @@ the same ``--output_folder``, which finds the first edit's fit and runs step 3 o
 Schedules: ``paper`` = 500 embedding steps (Adam 2e-3), 1500 fine-tuning steps (1e-6),
 one timestep per step, 200 DDIM steps, fp32; ``fast`` = the backbone's hparams file with the
 extra command-line overrides, in ``--fast_precision`` (bf16 autocast on CUDA by default).
-Both time the Imagic method (``--method=imagic``; addition's recipe default is ``layer``, timed by
+Both time the Imagic method (``--method=imagic``, every recipe's default; addition's layer is timed by
 ``--variant "layer=--method=layer"`` on an addition manifest).
 Extra overrides apply to both schedules; the paper schedule's own values win. A ``--variant
 NAME=overrides`` is one more schedule (the fast one plus its overrides), e.g.

@@ -65,7 +65,7 @@ def edit_folder(out_dir, clip, prompt="a dog barks") -> Path:
 
 
 def tiny_args(model_dir, out_dir, *extra):
-    """Command-line arguments for a recipe's Imagic method (addition's default is ``layer``) on the tiny model,
+    """Command-line arguments for a recipe's Imagic method (every recipe's default) on the tiny model,
     a few steps each; a ``--method`` in ``extra`` wins."""
     return [f"--backbone_source={model_dir}", f"--output_folder={out_dir}", "--device=cpu", "--method=imagic",
             "--emb_steps=4", "--ft_steps=4", "--sample_steps=4", "--etas=[0,1]", "--noprogressbar", *extra]

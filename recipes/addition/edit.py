@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Addition: add a sound to a recording, described by a prompt for the whole new scene.
 
-The default method (``method: layer``, ``audio_editing/editing/layering.py``) generates the part of the prompt
-the input lacks on its own and mixes it over the untouched input, one take per gain, and keeps the take with
-the best score. ``--method=imagic`` runs the shared editor's three steps instead (embedding optimisation,
-fine-tuning, interpolated sampling over eta). Results of both: ``recipes/addition/README.md``.
+The default method (``method: imagic``) runs the shared editor's three steps: embedding optimisation,
+fine-tuning, interpolated sampling over eta. ``--method=layer`` (``audio_editing/editing/layering.py``) instead
+generates the part of the prompt the input lacks and mixes it over the untouched input, one take per gain; on the
+embedded model it beats the method on addition. Results of both: ``recipes/addition/README.md``.
 
 To run (from the repo root)::
 

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
                                  reason="no chromium/chromedriver here (apt-get install chromium chromium-driver)")]
 
 ETAS = 3  # TINY_DEMO_ARGS' --etas
-GAINS = 6  # hparams/addition.yaml's layer_gains: addition's default method on the page is layer
+GAINS = 6  # hparams/addition.yaml's layer_gains (addition's other method on the page, layer)
 assert "--etas=[0,0.5,1]" in TINY_DEMO_ARGS
 
 
@@ -104,9 +104,9 @@ def test_one_visitor_edits_a_clip_end_to_end(demo_server, open_browser, tmp_path
     status = wait_status(driver, ["Best edit", "error"])
     assert "Best edit" in status, status
 
-    assert "Best edit: gain" in status and "Added:" in status, status
+    assert "Best edit: eta" in status, status  # addition's default on the page is the method
     players, downloads = result_urls(driver)
-    assert len(players) == GAINS and all(u and "edit_gain" in u for u in players), players
+    assert len(players) == ETAS and all(u and "edit_1/edit_eta" in u for u in players), players
     assert [Path(u).name for u in downloads] == ["best.wav", "edit_1.zip", "scores.csv"], downloads
     assert all(fetch_status(driver, u) == 200 for u in players + downloads)
     for selector in ("#spectrograms img", "#scores-plot img"):
@@ -118,15 +118,16 @@ def test_one_visitor_edits_a_clip_end_to_end(demo_server, open_browser, tmp_path
     resources = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert all(r.startswith(url) or r.startswith(("data:", "blob:")) for r in resources), resources
 
-    # The method (Imagic) on the same clip: one player per eta, the other players hidden
-    by_css(driver, '#method input[value="imagic"]')[0].click()
+    # The layer on the same clip: one player per gain
+    by_css(driver, '#method input[value="layer"]')[0].click()
     start_edit(driver, "a dog barks while a door is knocked")
     deadline = time.time() + 240
-    while "Best edit: eta" not in status_text(driver):
+    while "Best edit: gain" not in status_text(driver):
         assert time.time() < deadline and "error" not in status_text(driver), status_text(driver)
         time.sleep(0.5)
+    assert "Added:" in status_text(driver)
     players, downloads = result_urls(driver)
-    assert len(players) == ETAS and all(u and "edit_2/edit_eta" in u for u in players), players
+    assert len(players) == GAINS and all(u and "edit_2/edit_gain" in u for u in players), players
 
     shot = tmp_path / "demo.png"
     driver.save_screenshot(str(shot))

@@ -1,4 +1,4 @@
-"""Generate and layer (``method: layer``, the addition default): the input kept under the layer, the layer's
+"""Generate and layer (``--method=layer``, addition only): the input kept under the layer, the layer's
 level, the prompt part it adds, and the errors of the settings it cannot take."""
 
 import numpy as np
@@ -114,7 +114,8 @@ def test_the_api_edits_with_layer_gains_and_refuses_etas(tiny_model_dir, quiet_c
     from audio_editing.api import Editor
 
     editor = Editor.from_hparams("hparams/addition.yaml", run_opts={"device": "cpu", "noprogressbar": True},
-                                 overrides={"backbone_source": str(tiny_model_dir), "sample_steps": 3})
+                                 overrides={"backbone_source": str(tiny_model_dir), "sample_steps": 3,
+                                            "method": "layer"})
     fit = editor.fit(quiet_clip)
     edit = editor.edit(fit, "a dog barks while a siren wails", layer_gains=[0.5, 1.0])
     assert edit.sweep == "gain" and edit.etas == [0.5, 1.0] and edit.wavs.shape[0] == 2
