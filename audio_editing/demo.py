@@ -54,7 +54,7 @@ COOKIE = "audio_editing_visitor"
 PER_EDIT_KEYS = ("input_wav", "target_prompt", "output_folder", "edit_id", "mask_start", "mask_end")
 # What the zip of one edit holds (the checkpoint folder stays out).
 ZIPPED = ("input.wav", "edit_*.wav", "best.wav", "scores.csv", "spectrograms.png", "clap_vs_eta.png", "edit.json")
-# the methods the page offers per edit type, the first its default (addition's: the recipe's default, layer),
+# the methods the page offers per edit type, the first its default (the recipe's: the method, imagic),
 # and the choice's label: the edit-type registry's
 DEMO_METHODS = {name: edit_type.demo_methods for name, edit_type in REGISTRY.items()}
 EDIT_TYPE_LABELS = {name: edit_type.label for name, edit_type in REGISTRY.items()}
@@ -296,7 +296,7 @@ class DemoEditor:
     demo before it serves anyone. ``fits`` keeps each visitor's last fit (by their folder).
 
     Each edit names its method: ``imagic`` (the three steps: the speed presets and LoRA or full fine-tuning
-    apply, one output per eta) for every edit type, or ``layer`` for addition (the recipe's default: the
+    apply, one output per eta) for every edit type, or ``layer`` for addition (the
     missing sound generated and mixed over the input, one output per gain). Each (edit type, method) has
     its own ``Editor``, loaded on first use.
     """
@@ -487,11 +487,11 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
     clips = [(f"{clip_id}: {e['target_prompt']}", clip_id) for clip_id, e in editor.clips.items()]
     with gr.Blocks(title="audio_editing: edit audio with a text prompt", analytics_enabled=False) as page:
         gr.Markdown("# Edit audio with a text prompt\n"
-                    "Addition by default generates the sound your clip lacks (the part of the prompt it matches "
-                    "least) and mixes it over the clip at several gains. The method (Imagic) fits the input "
-                    "(step 1: embedding, step 2: fine-tuning), then samples it for several eta (step 3): eta 0 "
-                    "reconstructs the input, larger eta follows the prompt more. The edit with the best "
-                    "Text-CLAP + Audio-CLAP is marked best. "
+                    "The method (Imagic) fits the input (step 1: embedding, step 2: fine-tuning), then samples "
+                    "it for several eta (step 3): eta 0 reconstructs the input, larger eta follows the prompt "
+                    "more. The edit with the best score is marked best. For addition, the layer instead "
+                    "generates the sound your clip lacks (the part of the prompt it matches least) and mixes it "
+                    "over the clip at several gains. "
                     f"Inputs: wav, flac or ogg, up to {editor.window_seconds:g} s and {editor.max_upload_mb:g} MB; "
                     "one edit runs at a time, others wait in line.")
         with gr.Row():
@@ -506,8 +506,8 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
                                      label="Edit type", elem_id="edit-type")
                 prompt = gr.Textbox(label="Target prompt", placeholder="e.g. a dog barks while rain falls",
                                     elem_id="prompt")
-                method = gr.Radio([("layer: generate the missing sound, mix it over the clip", "layer"),
-                                   ("the method (Imagic): fit, then sample over eta", "imagic")],
+                method = gr.Radio([("the method (Imagic): fit, then sample over eta", "imagic"),
+                                   ("layer: generate the missing sound, mix it over the clip", "layer")],
                                   value=DEMO_METHODS["addition"][0], label="Method", elem_id="method")
                 with gr.Row(visible=False) as span_row:
                     mask_start = gr.Number(label="blank span from (s; empty: find the silent gap)",
