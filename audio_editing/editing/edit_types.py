@@ -45,7 +45,7 @@ class EditType:
 REGISTRY = {edit_type.name: edit_type for edit_type in (
     EditType("addition", "AdditionEditor", "the whole new scene",
              "the added class is detected and every input event is still heard where it was",
-             "addition (prompt: the whole new scene)", ("layer", "imagic")),
+             "addition (prompt: the whole new scene)", ("imagic", "layer")),
     EditType("style_transfer", "StyleTransferEditor", "the new sound",
              "the target class sounds at every source onset and the source class is gone",
              "style transfer (prompt: the new sound)"),
