@@ -9,6 +9,37 @@ from audio_editing.errors import UserError
 # the methods other than imagic, each a training-free editor
 EDITORS = {**BASELINES, "layer": LayerEditor}
 METHOD_NAMES = ("imagic", *EDITORS)
+# The settings only some methods read: steps 1-2 and the eta sweep are the method's, the strength sweep the
+# baselines', the gains and the sound to add the layer's. Every other setting (the backbone, sampling steps,
+# guidance, the selection rule, the edit type's, input handling) is read by every method.
+METHOD_ONLY_KEYS = {
+    "imagic": ("emb_steps", "emb_lr", "ft_steps", "ft_mode", "ft_lr", "lora_rank", "lora_targets", "lora_lr",
+               "loss_batch", "t_min", "t_max", "init", "source_prompt", "early_stop_interval", "early_stop_patience",
+               "early_stop_min_delta", "early_stop_draws", "etas", "sample_start", "inversion_strength",
+               "inversion_source", "attention_injection", "eta0_guidance_scale"),
+    **{name: ("strengths",) for name in BASELINES},
+    "layer": ("layer_gains", "layer_prompt"),
+}
+
+
+def check_read_by(method: str, keys) -> None:
+    """Refuse, in one line, a setting given for ``method`` that only other methods read (``--emb_steps`` with
+    ``--method=layer`` would be silently ignored).
+
+    Example
+    -------
+    >>> check_read_by("sdedit", ["strengths", "sample_steps"])
+    >>> check_read_by("layer", ["emb_steps"])
+    Traceback (most recent call last):
+        ...
+    audio_editing.errors.UserError: --emb_steps is not read by --method=layer (only by imagic); drop it, or choose --method=imagic
+    """
+    own = set(METHOD_ONLY_KEYS[method])
+    for key in keys:
+        readers = [name for name, only in METHOD_ONLY_KEYS.items() if key in only]
+        if readers and key not in own:
+            raise UserError(f"--{key} is not read by --method={method} (only by {', '.join(readers)}); drop it, or "
+                            f"choose --method={readers[0]}")
 
 
 def with_method(editor: type, method: str) -> type:
