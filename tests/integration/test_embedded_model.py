@@ -19,8 +19,6 @@ from audio_editing.toy_world.judge import kept, scene_annotation
 from audio_editing.toy_world.scenes import Scene
 from audio_editing.toy_world.model import ToyBackbone
 
-pytestmark = pytest.mark.slow  # the shipped model at its recipes' schedules
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -34,6 +32,7 @@ def test_shipped_weights_are_small():
     assert size <= 40 * 2**20
 
 
+@pytest.mark.slow  # the shipped model at a full schedule
 def test_generates_the_classes_it_is_asked_for(model):
     """One clip per class from a training wording, recognised by the evaluator (chance: 1 in 12)."""
     backbone, clap = model
@@ -42,6 +41,7 @@ def test_generates_the_classes_it_is_asked_for(model):
     assert recognition["top1"] >= 0.6, list(zip(recognition["prompts"], recognition["predicted"]))
 
 
+@pytest.mark.slow  # the shipped model at a full schedule
 def test_eta0_reconstructs_and_eta1_edits(tmp_path):
     """After steps 1+2, the eta=0 latent is closer to the input's than the eta=1 latent."""
     clip = REPO / "benchmarks/toy_world/style_transfer_00_input.wav"  # three dog barks
@@ -58,6 +58,7 @@ def test_eta0_reconstructs_and_eta1_edits(tmp_path):
     assert text[1] > text[0], text  # eta=1 follows the prompt more than the reconstruction does
 
 
+@pytest.mark.slow  # the shipped model at a full schedule
 @pytest.mark.parametrize("keep_background", [True, False])
 def test_style_transfer_keeps_the_input_background_by_the_judge(tmp_path, keep_background):
     """Footsteps over an engine rendered as a phone (benchmark clip style_transfer_06): the prompt does not

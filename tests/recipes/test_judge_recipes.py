@@ -62,6 +62,11 @@ def test_check_writes_its_numbers_without_machine_paths(trained, tiny_model_dir,
         assert 0.0 <= numbers["results"][key] <= 1.0
     assert set(numbers["benchmark"]) == set(EDIT_TYPES)
     assert numbers["benchmark"]["addition"]["clips"] == 9
+    for edit_type, rows in numbers["benchmark"].items():  # each rate is its list of failed clips, counted
+        for row in ("reference", "identity"):
+            failed, clips = rows[f"{row}_failed"], rows["clips"]
+            assert rows[f"{row}_success"] == pytest.approx(1 - len(failed) / clips, abs=1e-4), (edit_type, row)
+            assert all(clip.startswith(edit_type) for clip in failed)
     assert str(REPO) not in output.read_text()
 
 
