@@ -32,12 +32,14 @@ from speechbrain.utils.train_logger import FileTrainLogger
 
 from audio_editing.cli import load_hparams
 from audio_editing.data.audio import AudioClip, atomic_write, audio_clip, check_audible, read_audio
-from audio_editing.editing.imagic import COMPLETE, FIT_KEYS, EditResult, ImagicEditor, check_resumable
-from audio_editing.editing.selection import SELECTION_RULES
+from audio_editing.editing.checkpoints import FIT_KEYS, check_resumable
+from audio_editing.editing.checks import (check_etas, check_init, check_long_input, check_prompt, check_sampling,
+                                          check_selection)
+from audio_editing.editing.edit_types import REGISTRY, editor_class
+from audio_editing.editing.imagic import EditResult, ImagicEditor
 from audio_editing.editing.methods import with_method
 from audio_editing.editing.outputs import write_edit_outputs
-from audio_editing.editing.recipe import (check_etas, check_init, check_long_input, check_prompt, check_sampling,
-                                          check_selection)
+from audio_editing.editing.selection import SELECTION_RULES
 from audio_editing.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -76,18 +78,6 @@ def prompt_slug(prompt: str, limit: int = 40) -> str:
         return slug
     digest = hashlib.sha256(prompt.encode()).hexdigest()[:6]
     return f"{slug[:limit].rstrip('_')}_{digest}".lstrip("_")
-
-
-def finished_fit(folder, fingerprint: str) -> bool:
-    """Whether ``folder`` holds the complete end-of-step-2 checkpoint of the fit ``fingerprint``."""
-    import yaml
-
-    for meta_file in Path(folder, "save").glob("CKPT*/CKPT.yaml"):
-        meta = yaml.safe_load(meta_file.read_text()) or {}
-        if (meta_file.parent / COMPLETE).exists() and meta.get("phase") == "done" \
-                and meta.get("fingerprint") == fingerprint:
-            return True
-    return False
 
 
 @dataclass
@@ -213,15 +203,10 @@ class Edit:
 
 
 def recipe_editor_class(hparams_file) -> type:
-    """The editor class of the recipe named like ``hparams_file`` (``hparams/inpainting.yaml``:
-    ``recipes/inpainting/edit.py`` in the same repository), else the shared ``ImagicEditor``."""
-    from audio_editing.evaluation.batch import recipe_editor
-
-    hparams_file = Path(hparams_file).resolve()
-    repo = hparams_file.parent.parent
-    if (repo / "recipes" / hparams_file.stem / "edit.py").is_file():
-        return recipe_editor(hparams_file.stem, repo)
-    return ImagicEditor
+    """The editor class of the edit type named like ``hparams_file`` (``hparams/inpainting.yaml``: the
+    registry's ``InpaintingEditor``, ``editing/edit_types.py``), else the shared ``ImagicEditor``."""
+    name = Path(hparams_file).stem
+    return editor_class(name) if name in REGISTRY else ImagicEditor
 
 
 class Editor:

@@ -43,7 +43,8 @@ from audio_editing.api import Editor, Fit  # noqa: E402
 from audio_editing.cli import parse_arguments  # noqa: E402
 from audio_editing.data.audio import atomic_write, load_audio  # noqa: E402
 from audio_editing.editing.outputs import edit_wav_name  # noqa: E402
-from audio_editing.editing.recipe import SCHEDULES, check_length, check_prompt  # noqa: E402
+from audio_editing.editing.checks import check_length, check_prompt  # noqa: E402
+from audio_editing.editing.recipe import SCHEDULES  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
 from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type  # noqa: E402
 from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402

@@ -131,8 +131,9 @@ class BaselineEditor(ImagicEditor):
         """``strengths``, checked (read at each edit: the API may change them per edit)."""
         return check_strengths(self.hparams.strengths)
 
-    def generate(self, strengths, e_target) -> torch.Tensor:
-        """Latents [n_strengths, n_windows, ...]: each window of a long input regenerated in turn."""
+    def generate(self, strengths, e_target, start=None) -> torch.Tensor:
+        """Latents [n_strengths, n_windows, ...]: each window of a long input regenerated in turn (from the
+        baseline's own start: the method's ``start`` does not apply)."""
         self.compile_unet()
         generator = torch.Generator().manual_seed(self.hparams.seed)
         self.noise = torch.randn(self.z0.shape, generator=generator).to(self.device)

@@ -1,10 +1,11 @@
 """The edit types: one registry that the evaluator, the demo, the benchmark generator, the judge and the tests read.
 
-Each edit type is a recipe folder, ``recipes/<name>/edit.py`` (its editor class) with ``hparams/<name>.yaml``;
-this file names, per type, that class, what its target prompt describes, the judge's success rule in words
-(the rule itself is the toy-world judge's ``RULES[name]``: this package names no model family) and the demo's
-label and methods. Adding an edit type is CONTRIBUTING.md's list: its recipe folder, its hparams file and one
-entry here; the toy world then needs its benchmark items and its judge rule, which tests ask for.
+Each edit type is an editor class in ``editing/editors.py``, a recipe folder ``recipes/<name>/`` (its
+``edit.py`` runs that class) and ``hparams/<name>.yaml``; this file names, per type, that class, what its
+target prompt describes, the judge's success rule in words (the rule itself is the toy-world judge's
+``RULES[name]``: this package names no model family) and the demo's label and methods. Adding an edit type is
+CONTRIBUTING.md's list: its editor class, its recipe folder, its hparams file and one entry here; the toy world
+then needs its benchmark items and its judge rule, which tests ask for.
 
 Example
 -------
@@ -14,9 +15,7 @@ Example
 ('hparams/inpainting.yaml', 'InpaintingEditor')
 """
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Tuple
 
 from audio_editing.errors import UserError
@@ -27,7 +26,7 @@ class EditType:
     """One edit type: its recipe's editor class, what its prompt says, how it is judged, how the demo offers it."""
 
     name: str
-    editor: str  # the class ``recipes/<name>/edit.py`` defines
+    editor: str  # its class in ``editing/editors.py`` (``recipes/<name>/edit.py`` runs it)
     prompt: str  # what the target prompt describes
     success: str  # the judge's rule, in words
     label: str  # the demo's choice
@@ -63,14 +62,8 @@ def check_edit_type(name: str) -> EditType:
     return REGISTRY[name]
 
 
-def editor_class(name: str, repo: Path) -> type:
-    """The editor class that ``recipes/<name>/edit.py`` of the repository ``repo`` defines."""
-    edit_type = check_edit_type(name)
-    script = Path(repo) / edit_type.recipe
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    editor = getattr(module, edit_type.editor, None)
-    if editor is None or getattr(editor, "edit_type", None) != name:
-        raise UserError(f"{script} defines no {edit_type.editor} with edit_type = '{name}'")
-    return editor
+def editor_class(name: str) -> type:
+    """The editor class of the edit type ``name`` (``editing/editors.py``); recipe scripts are never imported."""
+    from audio_editing.editing import editors  # here: the toy world's benchmark reads this registry without torch
+
+    return getattr(editors, check_edit_type(name).editor)

@@ -20,59 +20,32 @@ in turn), while the per-window embeddings keep eta=0 reconstructing every window
 one embedding for all windows would let the fine-tuned model return any window anywhere.
 """
 
-import hashlib
-import json
 import logging
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Union
+from typing import List, NamedTuple, Optional
 
 import speechbrain as sb
 import torch
-from diffusers import DDIMScheduler
-from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from tqdm.auto import tqdm
 
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import atomic_write, limit_outputs, mixdown
 from audio_editing.data.windows import crossfade, cut_windows, window_starts
 from audio_editing.editing.background import restore_background
-from audio_editing.editing.inversion import denoise, ddpm_noise_maps, inversion_free_rows, regenerate_from_maps
+from audio_editing.editing.checkpoints import (COMPLETE, PHASES, EditProgress, OptimizerState, TrainableUNetState,
+                                               fit_fingerprint, fit_identity)
+from audio_editing.editing.sample_starts import (SampleStart, from_inversion, from_noise, guidance_scales,
+                                                 inversion_free, inversion_sources, inversion_strengths, sample_start)
 from audio_editing.editing.selection import ONSET_WEIGHT, select_index, selection_keys
-from audio_editing.errors import UserError
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
 logger = logging.getLogger(__name__)
 
-PHASES = ("embedding", "finetune", "done")
-# What steps 1-2 fit, besides the input and the target prompt (e_opt starts from its embedding):
-# a rerun that changes one of these fits again. Every other hparam (etas, sample_steps,
-# guidance_scale, eta0_guidance_scale, eta_selection, text_gain_margin, the scorer, ...) is read by
-# step 3 only: a rerun that changes only those samples from the finished fit. Checkpoint and log
-# intervals and the run options (device, precision, compile) are neither.
-FIT_KEYS = ("backbone", "backbone_source", "init", "source_prompt", "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank",
-            "lora_targets", "lora_lr", "loss_batch", "t_min", "t_max", "early_stop_interval",
-            "early_stop_patience", "early_stop_min_delta", "early_stop_draws", "seed", "input_peak",
-            "window_overlap")
-# Fit settings added after edit folders existed: left out of the identity at these values, so that
-# earlier folders keep resuming and reusing their fits.
-FIT_DEFAULTS = {"init": "target", "source_prompt": None}
 INITS = ("target", "empty", "source")  # hparam init: where step 1 starts, see ImagicEditor.initial_embedding
-SAMPLE_STARTS = ("noise", "ddpm_inversion", "inversion_free")  # hparam sample_start: see ImagicEditor.sample_start
-INVERSION_SOURCES = ("e_opt", "empty")  # hparam inversion_source: see ImagicEditor.sample_from_inversion
-COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without it was cut short
 ENCODE_CHUNK = 8  # windows per VAE call
-
-
-def inversion_condition(backbone, source: Union[str, float], e_opt: TextCond) -> TextCond:
-    """The condition the input is inverted under for ``inversion_source`` ``source``: ``e_opt``, ``empty`` (the
-    backbone's null condition), or a number w in (0, 1): w * e_opt + (1 - w) * empty."""
-    if source == "e_opt":
-        return e_opt
-    empty = backbone.null_cond(e_opt)
-    return empty if source == "empty" else empty.lerp(e_opt, float(source))
 
 
 def is_compiled(module: torch.nn.Module) -> bool:
@@ -115,90 +88,6 @@ class EmbeddingHolder(torch.nn.Module):
 
     def cond(self) -> TextCond:
         return TextCond(self.hidden, self.mask)
-
-
-@register_checkpoint_hooks
-class EditProgress:
-    """Which phase the edit is in, how many of its steps are done, and the state of the generator
-    of the training draws (checkpointed: a resumed run draws what an uninterrupted one would)."""
-
-    def __init__(self, seed: int):
-        self.phase, self.step, self.fingerprint = "embedding", 0, ""
-        self.generator = torch.Generator().manual_seed(seed)
-        # Per-step training losses, and the fixed-draw reconstruction loss at each milestone.
-        self.losses = {"embedding": [], "finetune": [], "eval": {}}
-
-    @mark_as_saver
-    def _save(self, path):
-        torch.save({"phase": self.phase, "step": self.step, "fingerprint": self.fingerprint,
-                    "losses": self.losses, "generator": self.generator.get_state()}, path)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch=True):
-        state = torch.load(path)
-        self.phase, self.step = state["phase"], state["step"]
-        self.fingerprint, self.losses = state["fingerprint"], state["losses"]
-        self.generator.set_state(state["generator"])
-
-
-@register_checkpoint_hooks
-class TrainableUNetState:
-    """Checkpoints only what step 2 trains: the LoRA adapter, or the whole UNet when fully fine-tuned.
-
-    A fully fine-tuned UNet is written only once step 2 has changed it (``progress`` is past its
-    first step; never with ``ft_steps: 0``): before that it equals the pretrained one, and for a
-    TANGO-size model the copy is 3.5 GB.
-    """
-
-    def __init__(self, unet, mode: str, progress: "EditProgress"):
-        self.unet, self.mode, self.progress = unet, mode, progress
-
-    def changed(self) -> bool:
-        phase, step = self.progress.phase, self.progress.step
-        if phase == "done":
-            step = self.progress.losses.get("steps", {}).get("finetune", 0)
-        return phase in ("finetune", "done") and step > 0
-
-    def state_dict(self):
-        if self.mode == "lora":
-            from peft import get_peft_model_state_dict
-
-            return get_peft_model_state_dict(self.unet)
-        return self.unet.state_dict() if self.changed() else {}
-
-    @mark_as_saver
-    def _save(self, path):
-        torch.save(self.state_dict(), path)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch=True):
-        state = torch.load(path, map_location="cpu")
-        if self.mode == "lora":
-            from peft import set_peft_model_state_dict
-
-            set_peft_model_state_dict(self.unet, state)
-        elif state:  # empty: saved before step 2 changed anything
-            self.unet.load_state_dict(state)
-
-
-@register_checkpoint_hooks
-class OptimizerState:
-    """Checkpoints an optimiser's state only while its step (``phase``) is unfinished: nothing resumes
-    a finished step, and for a fully fine-tuned TANGO UNet Adam's moments are twice its 3.5 GB."""
-
-    def __init__(self, optimizer, phase: str, progress: "EditProgress"):
-        self.optimizer, self.phase, self.progress = optimizer, phase, progress
-
-    @mark_as_saver
-    def _save(self, path):
-        unfinished = PHASES.index(self.progress.phase) <= PHASES.index(self.phase)
-        torch.save(self.optimizer.state_dict() if unfinished else {}, path)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch=True):
-        state = torch.load(path, map_location="cpu")
-        if state:  # empty: saved after its step had finished
-            self.optimizer.load_state_dict(state)
 
 
 @dataclass
@@ -323,7 +212,7 @@ class ImagicEditor(sb.Brain):
         hp = self.hparams
         clock = PhaseClock(self.device)
         self.losses, self.resumed_from = {}, None
-        # 1. Encode (cached for the fit and every edit of it: the input does not change).
+        # Encode the input (cached for the fit and every edit of it: the input does not change).
         # The model sees the input at a fixed peak level (one gain for the whole input, so
         # windows keep their relative levels); edits return at the input's level.
         self.wav = wav.cpu()
@@ -354,16 +243,19 @@ class ImagicEditor(sb.Brain):
         with torch.no_grad():
             e_target = backbone.encode_text([target_prompt])
 
-        # 4. Sample per sweep value: latents [n_values, n_windows, ...]; with several inversion strengths one
-        # sweep each, and the sweep holding the value the selection rule prefers over all of them is kept
+        # Step 3: sample each eta, score, choose. Latents [n_values, n_windows, ...]; with several inversion
+        # strengths or sources one sweep each, and the sweep holding the value the selection rule prefers over
+        # all of them is kept
         values = self.sweep_values()
         text_input = self.input_text_score(wav, target_prompt)
-        result, strengths, sources = None, self.inversion_strengths, self.inversion_sources
-        sweeps = [(source, strength) for source in sources for strength in strengths]
-        self.inverted = {}  # (source, window) -> its DDPM noise maps: one inversion serves every strength's sweep
-        for source, strength in sweeps:
-            self.strength, self.source = strength, source
-            latents = self.generate(values, e_target)
+        strengths, sources = inversion_strengths(hp, self.sweep), inversion_sources(hp, self.sweep)
+        maps = {}  # (source, window) -> its DDPM noise maps: one inversion serves every strength's sweep
+        sweeps = [SampleStart(sample_start(hp), strength, source, maps)
+                  for source in sources for strength in strengths]
+        result = None
+        for start in sweeps:
+            strength, source = start.strength, start.source
+            latents = self.generate(values, e_target, start)
             with torch.no_grad():
                 decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
                 # never louder than full scale (or than the input, a float file over it): not clipped when written
@@ -371,7 +263,6 @@ class ImagicEditor(sb.Brain):
             wavs = self.compose(wav, decoded, backbone.sample_rate)
             clock.lap("sampling")
 
-            # 5. Score
             swept = EditResult(etas=values, wavs=wavs.cpu(), decoded=decoded, latents=latents.cpu(),
                                input_latent=self.z0.cpu(), sample_rate=backbone.sample_rate,
                                window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
@@ -392,7 +283,6 @@ class ImagicEditor(sb.Brain):
             if result is None or swept.selection_key() > result.selection_key():
                 result = swept
             clock.lap("scoring")
-        self.inverted, self.source = {}, None  # the maps belong to this fit and these sampling settings
         if self.vae_wav is None:
             with torch.no_grad():
                 self.vae_wav = self.join_windows(self.decode_windows(self.z0).movedim(0, -2))
@@ -424,14 +314,14 @@ class ImagicEditor(sb.Brain):
         self.resumed_from = self.recover() if self.checkpointer is not None else None
         self.losses = self.progress.losses
 
-        # 2. Optimise the embedding (UNet frozen)
+        # Step 1: optimise the embedding (UNet frozen)
         backbone.requires_grad_(False)
         self.record_eval_loss("e_init" if self.init != "target" else "e_target",
                               e_init.repeat(len(self.window_starts)))
         self.run_phase("embedding", hp.emb_steps, self.emb_optimizer, lambda: self.embedding.cond(), "e_opt")
         clock.lap("embedding")
 
-        # 3. Fine-tune the UNet with e_opt (embedding frozen)
+        # Step 2: fine-tune the UNet with e_opt (embedding frozen)
         self.embedding.requires_grad_(False)
         for p in ft_params:
             p.requires_grad_(True)
@@ -442,15 +332,15 @@ class ImagicEditor(sb.Brain):
         backbone.requires_grad_(False)
         clock.lap("finetune")
 
-    def generate(self, etas: List[float], e_target: TextCond) -> torch.Tensor:
-        """Step 3 of the method from the fit: latents [n_eta, n_windows, ...]."""
-        return self.sample_edits(etas, e_target, self.embedding.cond().detach())
+    def generate(self, etas: List[float], e_target: TextCond, start: SampleStart) -> torch.Tensor:
+        """Step 3 of the method from the fit, starting at ``start``: latents [n_eta, n_windows, ...]."""
+        return self.sample_edits(etas, e_target, self.embedding.cond().detach(), start)
 
     @property
     def init(self) -> str:
         """Where step 1 starts (hparam ``init``): ``target`` (the paper: the target prompt's embedding),
         ``empty`` (the empty prompt's) or ``source`` (``source_prompt``'s, a description of the input).
-        The last two do not depend on the target prompt; checked by ``recipe.check_init``."""
+        The last two do not depend on the target prompt; checked by ``checks.check_init``."""
         return getattr(self.hparams, "init", "target")
 
     @torch.no_grad()
@@ -572,8 +462,10 @@ class ImagicEditor(sb.Brain):
         return time.monotonic() - self.last_checkpoint >= 60 * self.hparams.ckpt_min_minutes
 
     @torch.no_grad()
-    def sample_edits(self, etas: List[float], e_target: TextCond, e_opt: TextCond) -> torch.Tensor:
-        """Guided sampling, window by window, all etas of a window in one batch from its seeded noise.
+    def sample_edits(self, etas: List[float], e_target: TextCond, e_opt: TextCond,
+                     start: SampleStart = SampleStart()) -> torch.Tensor:
+        """Guided sampling, window by window, all etas of a window in one batch, from ``start``
+        (``sample_starts``: the window's seeded noise, or the input latent).
 
         Returns latents [n_eta, n_windows, C, time, freq].
         """
@@ -583,27 +475,31 @@ class ImagicEditor(sb.Brain):
         n_windows = self.z0.shape[0]
         bar = tqdm(total=n_windows * hp.sample_steps, desc="step 3: sampling", dynamic_ncols=True,
                    disable=self.noprogressbar)
+        scales = guidance_scales(etas, hp.guidance_scale, getattr(hp, "eta0_guidance_scale", None))
         latents = []
         for window in range(n_windows):
             e_opt_window = e_opt.map(lambda x: x[window: window + 1])
             conds = TextCond.cat([e_opt_window.lerp(e_target, eta) for eta in etas])
-            scales = torch.tensor(self.guidance_scales(etas), device=self.device).view(-1, 1, 1, 1)
-            if self.sample_start == "ddpm_inversion":
-                latents.append(self.sample_from_inversion(window, e_opt_window, conds, scales, generator))
-                bar.update(hp.sample_steps)
-                continue
-            if self.sample_start == "inversion_free":
-                latents.append(self.sample_inversion_free(window, e_opt_window, conds, scales))
-                bar.update(hp.sample_steps)
-                continue
-            both = TextCond.cat([backbone.null_cond(conds), conds])
-            sampler = hp.sampler(backbone.scheduler.config)  # schedulers keep per-run state
-            sampler.set_timesteps(hp.sample_steps, device=self.device)
-            z = (self.noise[window: window + 1] * sampler.init_noise_sigma).repeat(len(etas), 1, 1, 1)
-            with self.evaluation_ctx:  # resample_jumps > 1: a DDIM sampler (check_sampling)
-                z = denoise(backbone, sampler, z, sampler.timesteps, both, scales,
-                            lambda z, next_t: self.after_denoise_step(z, next_t, window), self.resample_jumps,
-                            generator, on_step=lambda: bar.update(1))
+            window_scales = torch.tensor(scales, device=self.device).view(-1, 1, 1, 1)
+            z0 = self.z0[window: window + 1]
+
+            def after_step(z, next_t, window=window):
+                return self.after_denoise_step(z, next_t, window)
+
+            with self.evaluation_ctx:
+                if start.kind == "ddpm_inversion":
+                    z = from_inversion(backbone, z0, e_opt_window, conds, window_scales, start, window,
+                                       hp.sample_steps, float(hp.guidance_scale),
+                                       float(getattr(hp, "attention_injection", 0.0)), generator, after_step)
+                    bar.update(hp.sample_steps)
+                elif start.kind == "inversion_free":
+                    z = inversion_free(backbone, z0, e_opt_window, conds, window_scales, start.strength,
+                                       hp.sample_steps, hp.seed, after_step)
+                    bar.update(hp.sample_steps)
+                else:  # resample_jumps > 1: a DDIM sampler (check_sampling)
+                    z = from_noise(backbone, hp.sampler(backbone.scheduler.config), hp.sample_steps,
+                                   self.noise[window: window + 1], conds, window_scales, after_step,
+                                   self.resample_jumps, generator, on_step=lambda: bar.update(1))
             latents.append(z)
         bar.close()
         return torch.stack(latents, dim=1)
@@ -614,103 +510,6 @@ class ImagicEditor(sb.Brain):
         et al. 2022): between two, the step's output is noised back to the step's level, so the generated
         frames are denoised again beside the held ones (inpainting). 1: once, plain replacement."""
         return int(getattr(self.hparams, "resample_jumps", 1))
-
-    @property
-    def sample_start(self) -> str:
-        """Where step 3 starts: ``noise`` (the paper: fresh seeded noise), ``ddpm_inversion`` (the input's own
-        edit-friendly DDPM noise maps under the fine-tuned model and e_opt, so eta=0 returns the input) or
-        ``inversion_free`` (the input latent moved by the difference of the fine-tuned model's predictions
-        under e_int and e_opt, ``sample_inversion_free``; eta=0 returns the input too);
-        checked with the other inputs before anything is written (``recipe.check_sampling``)."""
-        return getattr(self.hparams, "sample_start", "noise")
-
-    @property
-    def inversion_strengths(self) -> List[Optional[float]]:
-        """The strengths step 3 regenerates at from the inverted input (``inversion_strength``: a number, or a
-        list for one sweep per strength, the best kept); ``[None]`` where step 3 starts from noise."""
-        if self.sweep != "eta" or self.sample_start == "noise":
-            return [None]
-        strengths = getattr(self.hparams, "inversion_strength", 1.0)
-        return [float(x) for x in strengths] if isinstance(strengths, (list, tuple)) else [float(strengths)]
-
-    @property
-    def inversion_sources(self) -> List[Union[str, float, None]]:
-        """The conditions the input is inverted under when step 3 starts from its DDPM noise maps
-        (``inversion_source``: ``e_opt``, ``empty``, a number in (0, 1) for that share of e_opt mixed with the
-        empty prompt, or a list of them for one sweep each, the best kept); ``[None]`` for the other starts.
-        Under e_opt the fine-tuned model explains the input, so the maps hold little of it and eta moves the
-        sound freely (eta=0 returns the input); under the empty prompt they hold more of the input, its timing
-        with it (:func:`inversion_condition`)."""
-        if self.sweep != "eta" or self.sample_start != "ddpm_inversion":
-            return [None]
-        sources = getattr(self.hparams, "inversion_source", "e_opt")
-        return list(sources) if isinstance(sources, (list, tuple)) else [sources]
-
-    @property
-    def current_strength(self) -> float:
-        """The strength the sweep being sampled regenerates at (the first of ``inversion_strengths`` outside
-        ``sample``)."""
-        strength = getattr(self, "strength", None)
-        return strength if strength is not None else self.inversion_strengths[0]
-
-    def sample_from_inversion(self, window: int, e_opt: TextCond, conds: TextCond, scales: torch.Tensor,
-                              generator: torch.Generator) -> torch.Tensor:
-        """Step 3 anchored on the input: invert window ``window``'s latent under the fine-tuned model and
-        ``e_opt`` (or the empty prompt: ``inversion_source``; :func:`~audio_editing.editing.inversion.ddpm_noise_maps`,
-        DDPM steps, guidance ``guidance_scale``), then regenerate the last ``inversion_strength`` of the steps
-        under each row of ``conds``, the first ``attention_injection`` share of them with the input path's
-        self-attention maps; e_opt itself gives the input latent back, so timing is held while eta moves content."""
-        backbone, hp = self.modules.backbone, self.hparams
-        scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
-        scheduler.set_timesteps(hp.sample_steps, device=self.device)
-        name = getattr(self, "source", None) or self.inversion_sources[0]
-        source = inversion_condition(backbone, name, e_opt)
-        share = float(getattr(hp, "attention_injection", 0.0))
-        with self.evaluation_ctx:
-            inverted = getattr(self, "inverted", {})  # filled by ``sample``: the same maps for every strength
-            if (name, window) not in inverted:
-                inverted[name, window] = ddpm_noise_maps(backbone, scheduler, self.z0[window: window + 1], source,
-                                                         float(hp.guidance_scale), generator)
-            noisy, maps = inverted[name, window]
-            return regenerate_from_maps(backbone, scheduler, noisy, maps, conds, self.current_strength, scales,
-                                        lambda z, next_t: self.after_denoise_step(z, next_t, window),
-                                        source=source, inject_share=share)
-
-    def sample_inversion_free(self, window: int, e_opt: TextCond, conds: TextCond,
-                              scales: torch.Tensor) -> torch.Tensor:
-        """Step 3 without a sampling path of its own: inversion-free editing
-        (:func:`~audio_editing.editing.inversion.inversion_free_rows`) of window ``window``'s latent under
-        the fine-tuned model, from ``e_opt`` (which that model reconstructs the input with) towards each
-        row of ``conds`` (one eta's interpolated embedding each, guided by its row of ``scales``), over
-        the last ``inversion_strength`` of the steps. Every eta shares one noise path from the seed, in
-        one batch; eta=0 returns the input latent (the two predictions cancel)."""
-        backbone, hp = self.modules.backbone, self.hparams
-        with self.evaluation_ctx:
-            return inversion_free_rows(backbone, self.z0[window: window + 1], e_opt, conds,
-                                       self.current_strength, hp.sample_steps, scales,
-                                       torch.Generator().manual_seed(hp.seed),
-                                       lambda z, next_t: self.after_denoise_step(z, next_t, window))
-
-    def guidance_scales(self, etas: List[float]) -> List[float]:
-        """Classifier-free guidance scale of each eta's sample.
-
-        ``guidance_scale`` at every eta (the paper), unless ``eta0_guidance_scale`` is set: then the
-        scale rises linearly from it at eta=0 to ``guidance_scale`` at eta>=1. Guidance extrapolates
-        away from the null prompt, which at eta=0 pushes the sample off the input that steps 1-2
-        fitted: 1.0 there samples the fine-tuned model as it is.
-
-        Example
-        -------
-        >>> from types import SimpleNamespace
-        >>> editor = SimpleNamespace(hparams=SimpleNamespace(guidance_scale=3.0, eta0_guidance_scale=1.0))
-        >>> ImagicEditor.guidance_scales(editor, [0.0, 0.5, 1.0, 1.2])
-        [1.0, 2.0, 3.0, 3.0]
-        """
-        full = float(self.hparams.guidance_scale)
-        start = getattr(self.hparams, "eta0_guidance_scale", None)
-        if start is None:
-            return [full] * len(etas)
-        return [float(start) + (full - float(start)) * min(max(float(eta), 0.0), 1.0) for eta in etas]
 
     def after_denoise_step(self, z: torch.Tensor, next_t, window: int) -> torch.Tensor:
         """Hook after each sampling step of window ``window`` (``next_t`` is None after the last)."""
@@ -751,21 +550,13 @@ class ImagicEditor(sb.Brain):
 
     # --- checkpoints ---------------------------------------------------------------
     def identity(self, wav: torch.Tensor, target_prompt: Optional[str]) -> dict:
-        """What the checkpoints are trained for: the model input, the prompt (left out when None: a fit
-        whose ``init`` does not read it), the training settings."""
-        settings = {key: getattr(self.hparams, key, None) for key in FIT_KEYS}
-        if self.init != "source":
-            settings["source_prompt"] = None  # unused: does not make another fit
-        settings = {key: value for key, value in settings.items()
-                    if key not in FIT_DEFAULTS or value != FIT_DEFAULTS[key]}
-        identity = {"input_sha256": hashlib.sha256(wav.cpu().numpy().tobytes()).hexdigest()[:16],
-                    **({} if target_prompt is None else {"target_prompt": target_prompt}), **settings}
-        return json.loads(json.dumps(identity, default=str))  # as it reads back from edit.json
+        """What the checkpoints are trained for (``checkpoints.fit_identity``): the model input, the prompt (left
+        out when None: a fit whose ``init`` does not read it), the fit settings. A hook: inpainting adds its span."""
+        return fit_identity(self.hparams, self.init, wav, target_prompt)
 
     def fingerprint(self, wav: torch.Tensor, target_prompt: Optional[str]) -> str:
         """A short hash of ``identity``: stored with every checkpoint."""
-        text = json.dumps(self.identity(wav, target_prompt), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return fit_fingerprint(self.identity(wav, target_prompt))
 
     def recover(self) -> Optional[str]:
         """Load the latest complete checkpoint of this edit (``check_resumable`` has vetted it)."""
@@ -803,16 +594,3 @@ class ImagicEditor(sb.Brain):
                   "step": self.progress.step}, verbosity=logging.DEBUG)
         atomic_write(checkpoint.path / COMPLETE, lambda tmp: Path(tmp).write_text(""))
         self.checkpointer.delete_checkpoints(num_to_keep=1, verbosity=logging.DEBUG)
-
-
-def check_resumable(save_folder, fingerprint: str) -> None:
-    """Refuse a checkpoint folder that holds another edit (without writing anything)."""
-    import yaml
-
-    for meta_file in Path(save_folder).glob("CKPT*/CKPT.yaml"):
-        if not (meta_file.parent / COMPLETE).exists():
-            continue  # cut short by a kill: removed when the edit starts
-        meta = yaml.safe_load(meta_file.read_text()) or {}
-        if meta.get("fingerprint") != fingerprint:
-            raise UserError(f"'{save_folder}' holds checkpoints of a different edit (other input, prompt or "
-                            "training settings); pass another --output_folder or --edit_id, or delete it")

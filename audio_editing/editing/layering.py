@@ -114,7 +114,7 @@ class LayerEditor(BaselineEditor):
         result.metrics["layer_prompt"] = prompt
         return result
 
-    def generate(self, gains, e_target: TextCond) -> torch.Tensor:
+    def generate(self, gains, e_target: TextCond, start=None) -> torch.Tensor:
         return super().generate(gains, self.layer_cond)
 
     def regenerate(self, gains, cond: TextCond, generator, z0, noise, after_step):

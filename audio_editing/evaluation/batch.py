@@ -154,8 +154,8 @@ def read_manifest(source) -> List[dict]:
 
 
 def recipe_editor(edit_type: str, repo: Path):
-    """The editor class that ``recipes/<edit_type>/edit.py`` defines (the edit-type registry names it)."""
-    return editor_class(edit_type, repo)
+    """The editor class of ``edit_type`` (``editing/editors.py``, named by the edit-type registry)."""
+    return editor_class(edit_type)
 
 
 def method_editor(method: str, entry: dict, repo: Path):
@@ -542,7 +542,7 @@ def select_edit_types(entries: List[dict], edit_types) -> List[dict]:
 
 def check_entries(entries: List[dict]) -> None:
     """Read every clip (and reference) and check every prompt before anything is edited."""
-    from audio_editing.editing.recipe import check_prompt
+    from audio_editing.editing.checks import check_prompt
 
     for entry in entries:
         try:
@@ -609,7 +609,7 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
         raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     if not methods:
         raise UserError(f"--methods is empty; choose from {', '.join(METHODS)}")
-    from audio_editing.editing.recipe import check_output_folder
+    from audio_editing.editing.checks import check_output_folder
 
     check_entries(entries)
     if "reference" in methods:

@@ -16,14 +16,9 @@ Authors: the audio_editing developers
 """
 
 from audio_editing.cli import run_cli
-from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.editing.editors import AdditionEditor
 from audio_editing.editing.recipe import run_edit
 
-
-class AdditionEditor(ImagicEditor):
-    """Addition needs nothing beyond the shared editor: the prompt carries the whole scene."""
-
-    edit_type = "addition"
 
 if __name__ == "__main__":
     run_cli(lambda argv: run_edit(AdditionEditor, argv))

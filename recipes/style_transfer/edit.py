@@ -15,15 +15,9 @@ Authors: the audio_editing developers
 """
 
 from audio_editing.cli import run_cli
-from audio_editing.editing.imagic import ImagicEditor
+from audio_editing.editing.editors import StyleTransferEditor
 from audio_editing.editing.recipe import run_edit
 
-
-class StyleTransferEditor(ImagicEditor):
-    """Style transfer needs nothing beyond the shared editor and its hparams: eta trades the input's timbre for
-    the prompt's."""
-
-    edit_type = "style_transfer"
 
 if __name__ == "__main__":
     run_cli(lambda argv: run_edit(StyleTransferEditor, argv))

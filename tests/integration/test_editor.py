@@ -206,7 +206,7 @@ def test_resampling_needs_a_ddim_sampler():
 
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
-    from audio_editing.editing.recipe import check_sampling
+    from audio_editing.editing.checks import check_sampling
     from audio_editing.errors import UserError
 
     check_sampling({"resample_jumps": 3, "sampler": DDIMScheduler.from_config})  # as hparams' !name: gives it

@@ -14,7 +14,8 @@ import soundfile as sf
 import torch
 import yaml
 
-from audio_editing.editing.imagic import COMPLETE, ImagicEditor
+from audio_editing.editing.checkpoints import COMPLETE
+from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
 from tests.conftest import REPO, edit_folder, tiny_args
 

@@ -18,7 +18,7 @@ def test_every_recipe_folder_is_registered_and_every_registered_type_has_its_rec
     folders = {script.parent.name for script in REPO.glob("recipes/*/edit.py")}
     assert folders == set(EDIT_TYPES)
     for name, edit_type in REGISTRY.items():
-        editor = editor_class(name, REPO)
+        editor = editor_class(name)
         assert issubclass(editor, ImagicEditor) and editor.__name__ == edit_type.editor and editor.edit_type == name
         assert (REPO / edit_type.hparams).is_file()
 
@@ -43,6 +43,6 @@ def test_an_unregistered_edit_type_is_one_line_naming_the_choices(tmp_path):
     with pytest.raises(UserError, match="unknown edit type 'declipping'; choose one of addition, style_transfer"):
         check_edit_type("declipping")
     with pytest.raises(UserError, match="unknown edit type"):
-        editor_class("declipping", REPO)
+        editor_class("declipping")
     with pytest.raises(UserError, match="no rule for edit type 'declipping'"):
         judge.judge_edit({"edit_type": "declipping"}, [])
