@@ -64,8 +64,8 @@ def finetune_checkpoint_step(save_folder):
     return max(steps)
 
 
-def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_model_dir, tmp_path):
 @pytest.mark.slow
+def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_model_dir, tmp_path):
     clip = float_clip(tmp_path / "clip.wav")
     killed_dir, reference_dir = tmp_path / "killed", tmp_path / "reference"
     killed, reference = edit_folder(killed_dir, clip), edit_folder(reference_dir, clip)
@@ -104,8 +104,8 @@ def test_sigkill_mid_finetuning_resumes_and_matches_an_uninterrupted_run(tiny_mo
     assert sf.info(str(reference / "best.wav")).subtype == "FLOAT"
 
 
-def test_same_seed_and_inputs_give_bit_identical_outputs(tiny_model_dir, tmp_path):
 @pytest.mark.slow
+def test_same_seed_and_inputs_give_bit_identical_outputs(tiny_model_dir, tmp_path):
     clip = float_clip(tmp_path / "clip.wav")
     results = [run_edit(ImagicEditor, ["hparams/addition.yaml", f"--input_wav={clip}", "--target_prompt=a dog barks",
                                        *tiny_args(tiny_model_dir, tmp_path / name)]) for name in ("a", "b")]
