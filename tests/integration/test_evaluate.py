@@ -231,9 +231,12 @@ def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, t
     methods = ["imagic", "imagic_lora", "sdedit", "ddpm_inversion"]
     rows = batch.evaluate_manifest(entries, methods, out, args, REPO)
     assert [(r["id"], r["method"]) for r in rows] == [(e["id"], m) for e in entries for m in methods]
+    per_value = {(r["id"], r["method"], float(r["eta"])): r for r in batch.read_results(out / "eta_scores.csv")}
     for row in rows:
         assert all(row[k] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "ref_mel_snr")), row
-        assert 0.0 <= float(row["onset_f1"]) <= 1.0
+        chosen = per_value[(row["id"], row["method"], float(row["best_eta"]))]  # the row reports its chosen value
+        for key in ("text_clap", "audio_clap", "sum", "onset_f1"):
+            assert float(row[key]) == pytest.approx(float(chosen[key]), abs=1e-6), (key, row, chosen)
         inpainting = row["edit_type"] == "inpainting"
         assert bool(row["text_clap_span"]) == inpainting and bool(row["ref_mel_snr_span"]) == inpainting
         # the eta=0 checks of steps 1-2: the method on inpainting only (the baselines train nothing)

@@ -58,5 +58,12 @@ def test_check_model_reports_every_number_and_no_machine_path(tmp_path):
             assert 0.0 <= report["results"][f"{key}_{wordings}"] <= 1.0
         # the ceiling: composed scenes rendered and heard through the model's VAE and vocoder are all judged whole
         assert report["results"][f"rendered_all_detected_{wordings}"] == 1.0
+        # the rates are the per-take verdicts the report lists: a wrong count or denominator shows here
+        split = wordings.split("_")[0]
+        single, composed = report["generation"][split], report["generation"][f"composition_{split}"]
+        assert report["results"][f"generation_judged_{wordings}"] == pytest.approx(
+            np.mean(list(single["judge_per_class"].values())))
+        assert report["results"][f"generation_all_detected_{wordings}"] == pytest.approx(
+            np.mean([all_detected(c, d) for c, d in zip(composed["classes"], composed["detected"])]))
     composition = report["generation"]["composition_train"]
     assert len(composition["prompts"]) == 2 * len(COMPOSITION_FORMS) == len(composition["detected"])
