@@ -308,7 +308,7 @@ class Editor:
                             "or fit with init=empty or source to edit with any prompt")
         if etas is not None:
             if fit.brain.sweep_key != "etas":
-                raise UserError(f"method '{getattr(fit.brain, 'method', '?')}' sweeps {fit.brain.sweep} values, not "
+                raise UserError(f"method '{fit.brain.method}' sweeps {fit.brain.sweep} values, not "
                                 f"etas: pass {fit.brain.sweep_key}=[...] to edit")
             settings["etas"] = etas
         hparams = self.settings(fit.hparams, settings, fit_keys_allowed=False)

@@ -226,6 +226,8 @@ class FixedOutputEditor(ImagicEditor):
 class IdentityEditor(FixedOutputEditor):
     """The input returned unchanged."""
 
+    method = "identity"
+
     def fixed_output(self, wav):
         return wav
 
@@ -233,6 +235,7 @@ class IdentityEditor(FixedOutputEditor):
 class ReferenceEditor(FixedOutputEditor):
     """The benchmark's reference edit of the clip (``reference_path``, set per clip by ``with_reference``)."""
 
+    method = "reference"
     value = 1.0
     reference_path = None
 

@@ -200,6 +200,7 @@ class ImagicEditor(sb.Brain):
     def sweep_values(self) -> List[float]:
         return [float(eta) for eta in self.hparams.etas]
 
+    method = "imagic"  # the hparam ``method`` that runs this editor (``editing/methods.py``)
     trains = True  # steps 1-2 train something: a fit worth storing (the baselines train nothing)
     edit_type = None  # set by each recipe's editor ("addition", ...): what a method may refuse (``layering``)
     scores_span = False  # whether ``score`` gives ``text_clap_span`` (inpainting): what eta_selection text_span reads
@@ -247,6 +248,8 @@ class ImagicEditor(sb.Brain):
         # strengths or sources one sweep each, and the sweep holding the value the selection rule prefers over
         # all of them is kept
         values = self.sweep_values()
+        logger.info(("step 3: sample" if self.trains else f"{self.method}: sample")
+                    + f" {len(values)} {self.sweep} values at {hp.sample_steps} steps, score them, choose one")
         text_input = self.input_text_score(wav, target_prompt)
         strengths, sources = inversion_strengths(hp, self.sweep), inversion_sources(hp, self.sweep)
         maps = {}  # (source, window) -> its DDPM noise maps: one inversion serves every strength's sweep
@@ -429,6 +432,10 @@ class ImagicEditor(sb.Brain):
             return
         self.optimizers_dict = {phase: optimizer}
         log_every = self.hparams.log_interval
+        what = {"embedding": "optimise the text embedding (UNet frozen)",
+                "finetune": f"fine-tune the UNet ({self.hparams.ft_mode}) with e_opt"}[phase]
+        logger.info(f"step {PHASES.index(phase) + 1}: {what}, {steps} steps"
+                    + (f", from step {progress.step}" if progress.step else ""))
         with tqdm(total=steps, initial=progress.step, desc=f"step {PHASES.index(phase) + 1}: {phase}",
                   dynamic_ncols=True, disable=self.noprogressbar) as bar:
             while progress.step < steps:
