@@ -18,6 +18,7 @@ from typing import Tuple
 
 import ruamel.yaml
 import speechbrain as sb
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from audio_editing.errors import UserError
@@ -108,6 +109,20 @@ def load_hparams(hparams_file, overrides: dict):
     ruamel.yaml.YAML().dump({k: v for k, v in overrides.items()}, stream)
     return hparams, f"{text}\n# ---- overrides (the recipe's backbone_schedule, then the command line)\n# " + \
         stream.getvalue().replace("\n", "\n# ")
+
+
+def split_own_arguments(hparams_file, argv) -> Tuple[dict, list]:
+    """A batch script's own hparams (``hparams_file`` with the ``--key=value`` of ``argv`` whose key it has) and
+    the rest of ``argv``, which the script passes to every edit. Values are read as YAML: ``--rejudge=True`` is a
+    bool, ``--judge_source=null`` None, ``--methods=[a,b]`` a list."""
+    hparams_file = Path(hparams_file)
+    if not hparams_file.is_file():
+        raise UserError(f"hparams file '{hparams_file}' does not exist")
+    text = hparams_file.read_text()
+    own_keys = set(ruamel.yaml.YAML(typ="rt").load(text) or {})
+    own = [a for a in argv if a.lstrip("-").partition("=")[0] in own_keys]
+    overrides = {a.lstrip("-").partition("=")[0]: yaml.safe_load(a.partition("=")[2]) for a in own}
+    return load_hyperpyyaml(text, overrides), [a for a in argv if a not in own]
 
 
 def run_cli(main, argv=None) -> None:

@@ -22,10 +22,7 @@ Authors: the audio_editing developers
 
 from pathlib import Path
 
-import yaml
-from hyperpyyaml import load_hyperpyyaml
-
-from audio_editing.cli import list_arg, run_cli
+from audio_editing.cli import list_arg, run_cli, split_own_arguments
 from audio_editing.errors import UserError
 from audio_editing.editing.selection import ONSET_WEIGHT
 from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, rejudge, select_edit_types
@@ -37,15 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 def main(argv):
     if not argv:
         raise UserError("usage: evaluate.py hparams/evaluate.yaml [--manifest=...] [--methods=[...]] [--key=value ...]")
-    hparams_file, rest = Path(argv[0]), argv[1:]
-    if not hparams_file.is_file():
-        raise UserError(f"hparams file '{hparams_file}' does not exist")
-    own_keys = load_hyperpyyaml(hparams_file.read_text()).keys()
-    own = [a for a in rest if a.lstrip("-").partition("=")[0] in own_keys]
-    edit_args = [a for a in rest if a not in own]
-    # values as YAML reads them: --rejudge=True a bool, --judge_source=null None, --methods=[a,b] a list
-    overrides = {a.lstrip("-").partition("=")[0]: yaml.safe_load(a.partition("=")[2]) for a in own}
-    hparams = load_hyperpyyaml(hparams_file.read_text(), overrides)
+    hparams, edit_args = split_own_arguments(argv[0], argv[1:])
     methods = list_arg(hparams["methods"])
     entries = select_edit_types(read_manifest(hparams["manifest"]), hparams.get("edit_types"))
     output_folder = Path(hparams["output_folder"])
