@@ -10,9 +10,9 @@ then needs its benchmark items and its judge rule, which tests ask for.
 Example
 -------
 >>> EDIT_TYPES
-('addition', 'style_transfer', 'inpainting')
->>> REGISTRY["inpainting"].hparams, REGISTRY["inpainting"].editor
-('hparams/inpainting.yaml', 'InpaintingEditor')
+('addition', 'style_transfer', 'inpainting', 'removal')
+>>> REGISTRY["removal"].hparams, REGISTRY["removal"].editor
+('hparams/removal.yaml', 'RemovalEditor')
 """
 
 from dataclasses import dataclass
@@ -51,6 +51,9 @@ REGISTRY = {edit_type.name: edit_type for edit_type in (
     EditType("inpainting", "InpaintingEditor", "the sound for the blank span",
              "the prompt's class fills at least half of the filled event's frames inside the span",
              "inpainting (prompt: the sound for the blank span)"),
+    EditType("removal", "RemovalEditor", "the whole new scene, without the removed sound",
+             "the removed class is not heard where it was and every other event is still heard where it was",
+             "removal (prompt: the scene without the removed sound)"),
 )}
 EDIT_TYPES = tuple(REGISTRY)
 

@@ -1,7 +1,7 @@
 """The editing benchmark: input/reference clip pairs with their scenes, and the command line.
 
-A benchmark of 9 pairs per edit type of the registry (addition, style transfer, inpainting: 27 clips;
-:func:`make_benchmark`), each with the ground truth of both clips (the scenes), which the
+A benchmark of 9 pairs per edit type of the registry (addition, style transfer, inpainting, removal:
+36 clips; :func:`make_benchmark`), each with the ground truth of both clips (the scenes), which the
 judge reads.
 
 Command line::
@@ -121,8 +121,30 @@ def _inpainting_item(rng: np.random.Generator, split: str):
     return scene, scene, masked, reference, fields
 
 
+def _removal_item(rng: np.random.Generator, split: str):
+    while True:  # 2-3 events, one of them the only event of its class (what the prompt can leave out)
+        source = sample_scene(rng, n_events=int(rng.integers(2, 4)), background="random")
+        labels = [event.label for event in source.events]
+        single = [event for event in source.events if labels.count(event.label) == 1]
+        if not single:
+            continue
+        removed = single[int(rng.integers(len(single)))]
+        target = Scene([event for event in source.events if event is not removed], source.background,
+                       source.seconds, source.background_params)
+        if _fits_unlimited(source, target):
+            break
+    fields = {
+        "source_prompt": caption(source, rng, split),
+        "target_prompt": caption(target, rng, split),
+        "removed_label": removed.label,
+        "removed_prompt": describe_event(removed.label, rng, split),
+    }
+    return source, target, render_scene(source), render_scene(target), fields
+
+
 # every edit type of the registry has its items here (tests ask for it)
-ITEMS = {"addition": _addition_item, "style_transfer": _style_transfer_item, "inpainting": _inpainting_item}
+ITEMS = {"addition": _addition_item, "style_transfer": _style_transfer_item, "inpainting": _inpainting_item,
+         "removal": _removal_item}
 
 
 def make_benchmark(out_dir: str | Path, seed: int = 0, n_per_type: int = 9, split: str = "train") -> Path:
@@ -149,6 +171,11 @@ def make_benchmark(out_dir: str | Path, seed: int = 0, n_per_type: int = 9, spli
       the full scene and ``fill_prompt`` the missing event. The input is a
       damaged recording of the reference scene, so ``source_prompt`` captions
       that scene too.
+    * ``removal``: the input scene has 2-3 events (and a background bed with
+      probability 0.3); the reference is the same scene rendered without one
+      event, the only one of its class (``removed_label``, ``removed_prompt``),
+      so input - reference is that event; ``target_prompt`` captions the
+      reference scene.
 
     Deterministic from ``seed`` and ``split`` (the caption vocabulary).
     Addition, style transfer and inpainting draw from one stream seeded with

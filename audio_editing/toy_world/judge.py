@@ -11,6 +11,8 @@ output holds; :func:`judge_edit` compares that with the manifest's ground truth:
   is gone;
 * inpainting: the prompt's class is detected over at least half of the frames the filled event
   occupies inside the span, which is not left silent (the observed audio is kept by construction).
+* removal: the removed class is not heard where it was, and every other event of the input is
+  still heard where it was (the bed over at least half of the clip).
 
 It is never used to pick eta or to train anything the editor uses.
 """
@@ -366,9 +368,23 @@ def _inpainting(entry: dict, source, reference, detections: Sequence[Detection],
     return target, [kept(item, detections, reference.seconds) for item in keep], SPAN_COVERAGE
 
 
+def _removal(entry: dict, source, reference, detections: Sequence[Detection], span_audible):
+    """The removed class is not heard where it was (no detection of it starts within ``ONSET_COLLAR`` of its
+    onset or overlaps it from its onset to its audible offset); every event of the reference scene (the input's
+    others, the bed) kept."""
+    removed = [d for d in scene_annotation(source) if d.label == entry["removed_label"]]
+    if len(removed) != 1:
+        raise UserError(f"manifest entry {entry.get('id', '?')}: its input scene has {len(removed)} "
+                        f"{entry['removed_label']} events; removal removes the only one of its class")
+    event = removed[0]
+    heard = sounding_at(event.label, event.onset, detections) or any(
+        d.label == event.label and d.onset < event.offset and d.offset > event.onset for d in detections)
+    return float(not heard), [kept(item, detections, reference.seconds) for item in scene_annotation(reference)], 1.0
+
+
 # edit type -> its rule: (entry, input scene, reference scene, detections, span_audible) -> (target, kept per
 # event that should stay, the target's threshold); one per edit type of the registry (tests ask for it)
-RULES = {"addition": _addition, "style_transfer": _style_transfer, "inpainting": _inpainting}
+RULES = {"addition": _addition, "style_transfer": _style_transfer, "inpainting": _inpainting, "removal": _removal}
 
 
 def judge_edit(entry: dict, detections: Sequence[Detection], span_audible: Optional[bool] = None) -> Dict[str, float]:
@@ -380,9 +396,9 @@ def judge_edit(entry: dict, detections: Sequence[Detection], span_audible: Optio
 
     Returns ``judge_success`` (0/1), ``judge_target`` (addition: the added class is detected;
     style transfer: share of the source onsets with the target class there, 0 while the source class
-    is still detected; inpainting: share of the filled event's span frames detected),
-    ``judge_preservation`` (share of the events that should stay, still there) and
-    ``judge_event_f1`` (event F1 against the reference scene).
+    is still detected; inpainting: share of the filled event's span frames detected; removal: the removed
+    class is not heard where it was), ``judge_preservation`` (share of the events that should stay, still
+    there) and ``judge_event_f1`` (event F1 against the reference scene).
     """
     rule = RULES.get(entry["edit_type"])
     if rule is None:

@@ -71,6 +71,24 @@ def test_preservation_counts_the_input_events_that_stay():
     assert verdict["judge_success"] == 0.0
 
 
+def test_removal_needs_the_removed_class_gone_from_where_it_was_and_every_other_event_kept():
+    for entry in [e for e in benchmark_entries() if e["edit_type"] == "removal"]:
+        source = scene_annotation(toy_world.Scene.from_dict(entry["input_scene"]))
+        reference = scene_annotation(toy_world.Scene.from_dict(entry["reference_scene"]))
+        removed = next(d for d in source if d.label == entry["removed_label"])
+        assert removed not in reference and [d for d in source if d != removed] == reference
+        assert judge_edit(entry, reference)["judge_success"] == 1.0
+        verdict = judge_edit(entry, reference + [removed])  # still there
+        assert verdict["judge_target"] == 0.0 and verdict["judge_preservation"] == 1.0
+        late = Detection(removed.label, removed.onset + 0.15, removed.offset + 0.15)  # moved inside the collar
+        assert judge_edit(entry, reference + [late])["judge_target"] == 0.0
+        elsewhere = Detection(removed.label, removed.offset + 0.3, removed.offset + 0.4)  # after it had ended
+        assert judge_edit(entry, reference + [elsewhere])["judge_target"] == 1.0
+        others_lost = judge_edit(entry, reference[1:])  # the first event that should stay is gone
+        assert others_lost["judge_target"] == 1.0 and others_lost["judge_preservation"] < 1.0
+        assert others_lost["judge_success"] == 0.0
+
+
 def test_the_shipped_judge_passes_the_reference_edits_and_fails_the_inputs():
     judge = load_judge("embedded:toy_world")
     assert judge is not None, "the embedded model ships a judge/ folder"

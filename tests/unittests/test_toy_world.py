@@ -272,6 +272,19 @@ def test_style_transfer_keeps_onsets_durations_and_background(benchmark):
         assert (source.background, source.background_params) == (target.background, target.background_params)
 
 
+def test_removal_reference_is_the_input_without_one_event_the_only_one_of_its_class(benchmark):
+    manifest_path, manifest = benchmark
+    for entry in (entry for entry in manifest.values() if entry["edit_type"] == "removal"):
+        source, target = (Scene.from_dict(entry[key]) for key in ("input_scene", "reference_scene"))
+        assert 2 <= len(source.events) <= 3
+        removed = [event for event in source.events if event not in target.events]
+        assert len(removed) == 1 and removed[0].label == entry["removed_label"]
+        assert [event.label for event in source.events].count(entry["removed_label"]) == 1
+        assert (source.background, source.background_params) == (target.background, target.background_params)
+        difference = _read(manifest_path, entry["wav"]) - _read(manifest_path, entry["reference"])
+        assert np.abs(difference - render_event(removed[0], CLIP_SAMPLES)).max() < 4 * PCM16_STEP
+
+
 def test_a_new_edit_type_leaves_the_earlier_types_clips_as_they_were(benchmark, tmp_path, monkeypatch):
     """Types after the first three draw from streams of their own: adding one changes no other clip."""
     from audio_editing.toy_world import benchmark as module
