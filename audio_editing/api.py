@@ -37,7 +37,7 @@ from audio_editing.editing.checks import (check_etas, check_init, check_long_inp
                                           check_selection)
 from audio_editing.editing.edit_types import REGISTRY, editor_class
 from audio_editing.editing.imagic import EditResult, ImagicEditor
-from audio_editing.editing.methods import with_method
+from audio_editing.editing.methods import check_read_by, with_method
 from audio_editing.editing.outputs import write_edit_outputs
 from audio_editing.editing.selection import SELECTION_RULES
 from audio_editing.errors import UserError
@@ -234,7 +234,9 @@ class Editor:
         """
         overrides = {"input_wav": None, "target_prompt": None, "edit_id": None, **(overrides or {})}
         hparams, resolved_yaml = load_hparams(hparams_file, overrides)
-        return cls(editor_class or recipe_editor_class(hparams_file), hparams, run_opts, resolved_yaml)
+        editor = cls(editor_class or recipe_editor_class(hparams_file), hparams, run_opts, resolved_yaml)
+        check_read_by(editor.editor_class.method, overrides)  # a setting the method ignores is a mistake
+        return editor
 
     def settings(self, base: dict, settings: dict, fit_keys_allowed: bool = True) -> dict:
         """``base`` with ``settings`` applied; each must be a plain hparam that may change per call."""
@@ -246,6 +248,7 @@ class Editor:
                                 f"Editor.from_hparams(..., overrides={{'{key}': ...}})")
             if not fit_keys_allowed and key in FIT_KEYS + ("mask_start", "mask_end"):
                 raise UserError(f"'{key}' is a fit setting: pass it to Editor.fit (or from_hparams), not to edit")
+        check_read_by(self.editor_class.method, settings)
         merged = {key: value for key, value in {**base, **settings}.items() if key != "train_logger"}
         check_settings(merged, self.editor_class)
         return merged

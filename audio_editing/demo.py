@@ -47,6 +47,7 @@ from audio_editing.editing.checks import check_length, check_prompt  # noqa: E40
 from audio_editing.editing.recipe import SCHEDULES  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
 from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type  # noqa: E402
+from audio_editing.editing.methods import flags_read_by, read_only_by_others  # noqa: E402
 from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
 
 
@@ -327,7 +328,8 @@ class DemoEditor:
             raise UserError(f"the demo's {edit_type} runs {' or '.join(DEMO_METHODS[edit_type])}, not '{method}'")
         if (edit_type, method) not in self.editors:
             hparams_file = self.hparams_file(edit_type)
-            _, run_opts, overrides = parse_arguments([str(hparams_file), *self.recipe_args, f"--method={method}"])
+            own = flags_read_by(method, self.recipe_args)  # the demo's arguments each go to the methods reading them
+            _, run_opts, overrides = parse_arguments([str(hparams_file), *own, f"--method={method}"])
             self.editors[edit_type, method] = Editor.from_hparams(hparams_file, overrides, run_opts,
                                                                   recipe_editor(edit_type, self.repo))
         return self.editors[edit_type, method]
@@ -363,6 +365,7 @@ class DemoEditor:
         editor = self.editor(edit_type, method)
         if edit_type != "inpainting":
             settings = {k: v for k, v in settings.items() if k not in ("mask_start", "mask_end")}
+        settings = {k: v for k, v in settings.items() if not read_only_by_others(method, k)}  # the layer: no ft_mode
         fit = editor.prepare_fit(input_path, target_prompt=prompt, **settings)
         kept = self.fits.get(folder)
         if kept is not None and kept.editor is editor and kept.identity == fit.identity:

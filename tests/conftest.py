@@ -66,9 +66,12 @@ def edit_folder(out_dir, clip, prompt="a dog barks") -> Path:
 
 def tiny_args(model_dir, out_dir, *extra):
     """Command-line arguments for a recipe's Imagic method (every recipe's default) on the tiny model,
-    a few steps each; a ``--method`` in ``extra`` wins."""
-    return [f"--backbone_source={model_dir}", f"--output_folder={out_dir}", "--device=cpu", "--method=imagic",
-            "--emb_steps=4", "--ft_steps=4", "--sample_steps=4", "--etas=[0,1]", "--noprogressbar", *extra]
+    a few steps each; a ``--method`` in ``extra`` wins, and the method's steps and etas go only to it."""
+    from audio_editing.editing.methods import flags_read_by
+
+    methods = [arg.partition("=")[2] for arg in ("--method=imagic", *extra) if arg.startswith("--method=")]
+    return flags_read_by(methods[-1], [f"--output_folder={out_dir}", "--method=imagic",
+                                       *tiny_eval_args(model_dir), *extra])
 
 
 @pytest.fixture(autouse=True)
@@ -108,6 +111,7 @@ def load_benchmark(name: str):
 
 
 def tiny_eval_args(model_dir, *extra):
-    """``tiny_args`` for ``recipes/evaluate`` (which names each row's method itself): no ``--method``,
-    no ``--output_folder``."""
-    return [a for a in tiny_args(model_dir, "unused", *extra) if not a.startswith(("--method=", "--output_folder="))]
+    """``tiny_args`` for ``recipes/evaluate`` (which names each row's method itself and gives each the settings
+    it reads): no ``--method``, no ``--output_folder``."""
+    return [f"--backbone_source={model_dir}", "--device=cpu", "--emb_steps=4", "--ft_steps=4", "--sample_steps=4",
+            "--etas=[0,1]", "--noprogressbar", *extra]

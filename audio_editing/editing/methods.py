@@ -22,6 +22,25 @@ METHOD_ONLY_KEYS = {
 }
 
 
+def read_only_by_others(method: str, key: str) -> list:
+    """The methods that read ``key`` when ``method`` does not (empty where ``method`` reads it, or every method
+    does). ``identity`` and ``reference`` (the evaluator's rows) read no method's own settings."""
+    readers = [name for name, only in METHOD_ONLY_KEYS.items() if key in only]
+    return [] if method in readers else readers
+
+
+def flags_read_by(method: str, flags) -> list:
+    """The ``--key=value`` flags of ``flags`` that ``method`` reads: settings shared by several methods (the
+    evaluator's rows, the demo's editors) each go to the methods that read them.
+
+    Example
+    -------
+    >>> flags_read_by("sdedit", ["--emb_steps=5", "--strengths=[0,1]", "--device=cpu"])
+    ['--strengths=[0,1]', '--device=cpu']
+    """
+    return [flag for flag in flags if not read_only_by_others(method, flag.lstrip("-").partition("=")[0])]
+
+
 def check_read_by(method: str, keys) -> None:
     """Refuse, in one line, a setting given for ``method`` that only other methods read (``--emb_steps`` with
     ``--method=layer`` would be silently ignored).
@@ -34,10 +53,9 @@ def check_read_by(method: str, keys) -> None:
         ...
     audio_editing.errors.UserError: --emb_steps is not read by --method=layer (only by imagic); drop it, or choose --method=imagic
     """
-    own = set(METHOD_ONLY_KEYS[method])
     for key in keys:
-        readers = [name for name, only in METHOD_ONLY_KEYS.items() if key in only]
-        if readers and key not in own:
+        readers = read_only_by_others(method, key)
+        if readers:
             raise UserError(f"--{key} is not read by --method={method} (only by {', '.join(readers)}); drop it, or "
                             f"choose --method={readers[0]}")
 

@@ -42,7 +42,7 @@ from audio_editing.data.audio import atomic_write, check_audible, load_audio, re
 from audio_editing.editing.baselines import FIXED_OUTPUTS, with_edit_type, with_reference
 from audio_editing.editing.edit_types import EDIT_TYPES, editor_class
 from audio_editing.editing.selection import ONSET_WEIGHT, select_index
-from audio_editing.editing.methods import EDITORS
+from audio_editing.editing.methods import EDITORS, flags_read_by
 from audio_editing.editing.recipe import PAPER_METHOD, as_flags
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
@@ -57,6 +57,18 @@ METHODS = {"imagic": ["--method=imagic"], "imagic_paper": [*as_flags(PAPER_METHO
            "imagic_lora": ["--ft_mode=lora", "--method=imagic"], "sdedit": ["--method=sdedit"],
            "ddpm_inversion": ["--method=ddpm_inversion"], "inversion_free": ["--method=inversion_free"],
            "layer": ["--method=layer"], "identity": [], "reference": []}
+
+
+def row_method(row: str) -> str:
+    """The editor method a row of ``METHODS`` runs (``imagic_lora``: imagic); identity and reference are their own.
+
+    Example
+    -------
+    >>> row_method("imagic_paper"), row_method("reference")
+    ('imagic', 'reference')
+    """
+    flags = [flag for flag in METHODS[row] if flag.startswith("--method=")]
+    return flags[-1].partition("=")[2] if flags else row
 JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
 SETTINGS_FILE = "evaluate.json"
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
@@ -495,14 +507,15 @@ class ClipEvaluator:
         from audio_editing.cli import load_hparams
         from audio_editing.editing import recipe
 
+        flags = [*METHODS[method], *self.edit_args]
+        if entry.get("source_prompt"):  # read by --init=source only
+            flags += [f"--source_prompt={entry['source_prompt']}"]
+        if entry.get("mask_start") not in (None, ""):
+            flags += [f"--mask_start={entry['mask_start']}", f"--mask_end={entry['mask_end']}"]
         argv = [str(self.repo / "hparams" / f"{entry['edit_type']}.yaml"), f"--input_wav={entry['wav']}",
                 f"--target_prompt={entry['target_prompt']}", f"--edit_id={entry['id']}",
-                f"--output_folder={self.output_folder / method / entry['edit_type']}", *METHODS[method],
-                *self.edit_args]
-        if entry.get("source_prompt"):  # used by --init=source only
-            argv += [f"--source_prompt={entry['source_prompt']}"]
-        if entry.get("mask_start") not in (None, ""):
-            argv += [f"--mask_start={entry['mask_start']}", f"--mask_end={entry['mask_end']}"]
+                f"--output_folder={self.output_folder / method / entry['edit_type']}",
+                *flags_read_by(row_method(method), flags)]  # settings shared by the rows: each takes its own
         start = time.time()
         result = recipe.run_edit(method_editor(method, entry, self.repo), argv)
         seconds = time.time() - start

@@ -91,7 +91,7 @@ def test_inversion_free_rows_in_one_batch_equal_each_row_edited_alone_from_the_s
 def baseline_edit(method, clip, model_dir, out_dir, edit_type="addition", *extra):
     editor = method_editor(method, {"edit_type": edit_type}, REPO)
     return run_edit(editor, [f"hparams/{edit_type}.yaml", f"--input_wav={clip}", "--target_prompt=a dog barks",
-                             *tiny_args(model_dir, out_dir, "--strengths=[0,0.5,1]", *extra)])
+                             *tiny_args(model_dir, out_dir, f"--method={method}", "--strengths=[0,0.5,1]", *extra)])
 
 
 @pytest.mark.parametrize("method", sorted(BASELINES))

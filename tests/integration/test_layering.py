@@ -121,3 +121,5 @@ def test_the_api_edits_with_layer_gains_and_refuses_etas(tiny_model_dir, quiet_c
     assert edit.sweep == "gain" and edit.etas == [0.5, 1.0] and edit.wavs.shape[0] == 2
     with pytest.raises(UserError, match="pass layer_gains"):
         editor.edit(fit, "a dog barks", etas=[0, 1])
+    with pytest.raises(UserError, match="--emb_steps is not read by --method=layer"):  # silently ignored before
+        editor.fit(quiet_clip, emb_steps=3)

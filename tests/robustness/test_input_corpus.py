@@ -128,6 +128,10 @@ ERRORS = [
      "--eta_selection must be one of max_sum, text_gain, max_text"),
     ("margin_not_a_number", "addition", "good", ["--text_gain_margin=lots"], "--text_gain_margin must be a number"),
     ("span_rule_outside_inpainting", "style_transfer", "good", ["--eta_selection=text_span"], "which only inpainting has"),
+    ("setting_the_method_ignores", "addition", "good", ["--method=layer", "--emb_steps=20"],
+     "is not read by --method=layer (only by imagic); drop it, or choose --method=imagic"),
+    ("strengths_for_the_method", "style_transfer", "good", ["--strengths=[0,1]"],
+     "--strengths is not read by --method=imagic"),
 ]
 
 
