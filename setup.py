@@ -32,8 +32,8 @@ setup(
         "torchsde>=0.2.6",  # Stable Audio Open's sampler (CosineDPMSolverMultistepScheduler's Brownian noise)
     ],
     extras_require={
-        # selenium drives the system's chromium in tests/demo; hypothesis: tests/robustness
-        "test": ["pytest>=8", "hypothesis>=6", "selenium>=4.51,<5"],
+        # selenium drives the system's chromium in tests/demo; hypothesis: tests/robustness; xdist: parallel workers
+        "test": ["pytest>=8", "pytest-xdist>=3.5,<4", "hypothesis>=6", "selenium>=4.51,<5"],
         "demo": ["gradio>=6.31,<7"],  # recipes/demo/app.py
     },
 )

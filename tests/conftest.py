@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny random model folder in the embedded layout, short test clips."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -74,9 +75,16 @@ def tiny_args(model_dir, out_dir, *extra):
                                        *tiny_eval_args(model_dir), *extra])
 
 
+# The suite runs in parallel workers (pytest-xdist, run_tests.sh): each worker, and the processes its tests start,
+# gets its share of the cores, so that the workers do not fight over them and a command line run from a test
+# computes with as many threads as the test's own process (bit for bit the same results).
+THREADS = max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+os.environ["OMP_NUM_THREADS"] = str(THREADS)
+
+
 @pytest.fixture(autouse=True)
 def _torch_threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
 
 
 def tiny_clap(truncation: str = "rand_trunc"):
