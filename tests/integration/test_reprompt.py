@@ -15,7 +15,7 @@ from audio_editing.api import Editor
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
-from tests.conftest import REPO, edit_folder, tiny_args
+from tests.conftest import REPO, THREADS, edit_folder, tiny_args
 
 original_fit = ImagicEditor.fit_batch
 
@@ -121,7 +121,7 @@ def api_editor(tiny_model_dir):
 def test_the_apis_fit_and_two_edits_equal_the_command_lines(api_editor, tiny_model_dir, tmp_path):
     clip = float_clip(tmp_path / "clip.wav")
     prompts = ("a dog barks", "a siren wails")
-    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")  # the thread count of this process
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))  # this process's count
     for prompt in prompts:
         done = subprocess.run([sys.executable, "recipes/addition/edit.py", "hparams/addition.yaml",
                                f"--input_wav={clip}", f"--target_prompt={prompt}",
