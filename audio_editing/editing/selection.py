@@ -12,8 +12,7 @@ ONSET_WEIGHT = 0.3  # text_onset's weight of onset F1 where hparams name none (s
 SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset", "text_onset_timed", "text_span")
 
 
-def selection_keys(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
-                   margin: float = 0.1, onset_weight: float = ONSET_WEIGHT) -> list:
+def selection_keys(scores: dict, rule: str, text_input: Optional[float], margin: float, onset_weight: float) -> list:
     """What ``rule`` maximises, one comparable key per sweep value (see :func:`select_index`).
 
     Keys of two sweeps of one clip compare too: the value with the highest key over both is the one

@@ -4,6 +4,7 @@ atomic writes, the blank span of an inpainting input, and the windows of a long 
 import logging
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,12 @@ def tone(seconds=0.5, rate=16000, channels=1, peak=0.5):
 
 
 # --- reading ------------------------------------------------------------------------------------------
+def test_read_audio_gives_a_mono_file_one_channel(tmp_path):
+    sf.write(tmp_path / "mono.wav", tone().astype("float32"), 16000)
+    clip = read_audio(tmp_path / "mono.wav")
+    assert clip.samples.shape == (1, 8000) and clip.samples.dtype == torch.float32 and clip.subtype == "PCM_16"
+
+
 def test_read_audio_keeps_channels_rate_and_format(tmp_path):
     data = tone(channels=2, rate=22050).astype("float32")
     sf.write(tmp_path / "a.wav", data, 22050, subtype="PCM_24")
@@ -171,9 +178,17 @@ def test_write_audio_clips_pcm_keeps_float_and_leaves_no_temporary_file(tmp_path
 
 
 def test_atomic_write_replaces_whole_files_and_a_failed_write_leaves_the_old_one(tmp_path):
-    path = tmp_path / "deep" / "out.txt"
-    atomic_write(path, lambda tmp: open(tmp, "w").write("first"))
+    path = tmp_path / "deep" / "er" / "out.txt"
+    temporary = []
+
+    def first(tmp):  # a hidden file beside the target (same file system: the rename is atomic)
+        temporary.append(Path(tmp))
+        open(tmp, "w").write("first")
+
+    atomic_write(path, first)
     assert path.read_text() == "first"
+    assert temporary[0].parent == path.parent and temporary[0].name.startswith(".out.txt")
+    assert temporary[0].name.endswith(".tmp") and not temporary[0].exists()
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not mkstemp's owner-only mode

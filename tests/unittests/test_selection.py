@@ -50,7 +50,7 @@ def test_text_onset_selection_trades_text_for_kept_onsets_and_its_keys_compare_a
             for s in (a, b):
                 s["sum"] = [t + x for t, x in zip(s["text_clap"], s["audio_clap"])]
             joined = {c: a[c] + b[c] for c in a}
-            keys_a, keys_b = (selection_keys(s, rule, text_input=0.5, margin=0.1) for s in (a, b))
+            keys_a, keys_b = (selection_keys(s, rule, 0.5, 0.1, 0.3) for s in (a, b))
             best_a, best_b = max(keys_a), max(keys_b)
             index = select_index(joined, rule, text_input=0.5, margin=0.1)
             assert (index < 5) == (best_a >= best_b) or best_a == best_b, rule
@@ -66,14 +66,21 @@ def test_each_rule_s_defaults_and_boundaries():
     assert select_index(scores, "text_gain", text_input=0.5, margin=0.5) == 2
     assert select_index(scores, "text_gain", text_input=0.6875) == 2
     assert select_index(scores, "text_gain", text_input=0.6875, margin=0.05) == 1
-    assert selection_keys(scores, "text_gain", text_input=0.5, margin=0.25) == [(0, 0.5), (1, 1.625), (1, 1.5)]
+    assert selection_keys(scores, "text_gain", 0.5, 0.25, 0.3) == [(0, 0.5), (1, 1.625), (1, 1.5)]
     # text_onset: Text + weight x onset F1, the weight 0.3 by default
-    assert selection_keys(scores, "text_onset") == pytest.approx([0.8, 0.9, 1.0])
+    assert selection_keys(scores, "text_onset", None, 0.1, 0.3) == pytest.approx([0.8, 0.9, 1.0])
     assert select_index(scores, "text_onset") == 2 and select_index(scores, "text_onset", onset_weight=0.6) == 0
     # text_onset_timed: onset F1 of exactly 0 ranks below any shared onset
-    assert selection_keys(scores, "text_onset_timed")[2] == (False, 1.0)
+    assert selection_keys(scores, "text_onset_timed", None, 0.1, 0.3)[2] == (False, 1.0)
     assert select_index(scores, "text_onset_timed") == 1
     assert select_index({**scores, "onset_f1": [0.0, 0.0, 0.01]}, "text_onset_timed") == 2
+    # the default margin (0.1): an edit with the better sum beats a larger gain with a worse one
+    lopsided = {**scores, "audio_clap": [0.9375, 0.875, 0.25], "sum": [1.4375, 1.625, 1.25]}
+    assert select_index(lopsided, "text_gain", text_input=0.5) == 1
+    assert select_index(lopsided, "text_gain", text_input=0.5, margin=0.6) == 2  # no edit: the highest Text
+    # text_span: the whole clip's Text plus the filled span's
+    span = {**scores, "text_clap_span": [0.75, 0.25, 0.0]}
+    assert selection_keys(span, "text_span", None, 0.1, 0.3) == [1.25, 1.0, 1.0] and select_index(span, "text_span") == 0
     # ties go to the first value
     assert select_index({**scores, "text_clap": [0.75, 0.75, 0.75]}, "max_text") == 0
 
