@@ -118,6 +118,7 @@ def api_editor(tiny_model_dir):
                                           "sample_steps": 4, "etas": [0, 1], "init": "empty", "method": "imagic"})
 
 
+@pytest.mark.slow
 def test_the_apis_fit_and_two_edits_equal_the_command_lines(api_editor, tiny_model_dir, tmp_path):
     clip = float_clip(tmp_path / "clip.wav")
     prompts = ("a dog barks", "a siren wails")

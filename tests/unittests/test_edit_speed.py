@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import load_benchmark
 
 
+@pytest.mark.slow
 def test_shards_share_one_rows_file_and_a_last_run_only_reads_it(tiny_model_dir, tmp_path, capsys, monkeypatch):
     bench = load_benchmark("edit_speed")
     rows_file = tmp_path / "rows.jsonl"
@@ -29,6 +30,7 @@ def test_shards_share_one_rows_file_and_a_last_run_only_reads_it(tiny_model_dir,
     assert "\n2 clips, cpu" in table and "| fast | " in table and "| short | " in table
 
 
+@pytest.mark.slow
 def test_a_further_prompt_samples_only_where_the_fit_serves_every_prompt(tiny_model_dir, tmp_path, capsys,
                                                                         monkeypatch):
     from audio_editing.editing.imagic import ImagicEditor

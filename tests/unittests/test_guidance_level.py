@@ -1,8 +1,11 @@
 """benchmarks/guidance_level.py runs as is and shows what it is for: guidance raises the samples' level."""
 
+import pytest
+
 from tests.conftest import load_benchmark
 
 
+@pytest.mark.slow
 def test_short_run_prints_every_row_and_guidance_raises_the_level(capsys):
     rows = load_benchmark("guidance_level").main(["--steps=8", "--scales=1,6"])
     table = capsys.readouterr().out
