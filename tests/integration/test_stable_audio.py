@@ -158,8 +158,9 @@ def test_stereo_clip_round_trips_through_the_model_layout():
 
 
 @pytest.mark.slow
-def test_stereo_edit_end_to_end_writes_every_output(folder, clap_dir, tmp_path):
-    t = np.arange(int(1.2 * 44100)) / 44100
+@pytest.mark.parametrize("seconds", [1.2, 2.6])  # one window; three windows crossfaded, as on the other backbones
+def test_stereo_edit_end_to_end_writes_every_output(folder, clap_dir, tmp_path, seconds):
+    t = np.arange(int(seconds * 44100)) / 44100
     left, right = np.sin(2 * np.pi * 440 * t) * 0.3, np.sign(np.sin(2 * np.pi * 3 * t)) * 0.2
     clip = tmp_path / "stereo.wav"
     sf.write(clip, np.stack([left, right], axis=1), 44100, subtype="PCM_16")
@@ -170,6 +171,7 @@ def test_stereo_edit_end_to_end_writes_every_output(folder, clap_dir, tmp_path):
                                                 "--sample_steps=3", "--ft_mode=lora", "--lora_rank=2")])
     assert len(result.losses["embedding"]) == 3 and len(result.losses["finetune"]) == 3
     assert result.latents.shape[-2:] == (26, 1) and result.wavs.shape[1] == 2
+    assert len(result.window_starts) == (1 if seconds <= 1.2 else 3)
     for name in ("input.wav", "best.wav", "edit_eta0.00.wav", "edit_eta1.00.wav", "scores.csv", "spectrograms.png",
                  "clap_vs_eta.png", "train_log.txt"):
         assert (result.folder / name).is_file(), name
