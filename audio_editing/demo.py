@@ -46,9 +46,9 @@ from audio_editing.editing.outputs import edit_wav_name  # noqa: E402
 from audio_editing.editing.checks import check_length, check_prompt  # noqa: E402
 from audio_editing.editing.recipe import SCHEDULES  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
-from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type  # noqa: E402
+from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type, editor_class  # noqa: E402
 from audio_editing.editing.methods import flags_read_by, read_only_by_others  # noqa: E402
-from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
+from audio_editing.evaluation.batch import read_manifest  # noqa: E402
 
 
 COOKIE = "audio_editing_visitor"
@@ -331,7 +331,7 @@ class DemoEditor:
             own = flags_read_by(method, self.recipe_args)  # the demo's arguments each go to the methods reading them
             _, run_opts, overrides = parse_arguments([str(hparams_file), *own, f"--method={method}"])
             self.editors[edit_type, method] = Editor.from_hparams(hparams_file, overrides, run_opts,
-                                                                  recipe_editor(edit_type, self.repo))
+                                                                  editor_class(edit_type))
         return self.editors[edit_type, method]
 
     def fits_window(self, wav_path) -> bool:

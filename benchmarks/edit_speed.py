@@ -59,7 +59,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from audio_editing.editing.recipe import PAPER_SETTINGS, PAPER_STEPS, recipe_edit  # noqa: E402
-from audio_editing.evaluation.batch import read_manifest, recipe_editor  # noqa: E402
+from audio_editing.editing.edit_types import editor_class  # noqa: E402
+from audio_editing.evaluation.batch import read_manifest  # noqa: E402
 
 PHASES = ("encode", "embedding", "finetune", "sampling", "scoring")
 # The phase each step count drives: a shortened paper run scales these phases' seconds back up.
@@ -131,7 +132,7 @@ def run_one(entry, schedule, args, workdir, paper_fraction=1.0, further_prompt="
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    edit = recipe_edit(recipe_editor(entry["edit_type"], REPO), edit_args(entry, workdir / schedule, args))
+    edit = recipe_edit(editor_class(entry["edit_type"]), edit_args(entry, workdir / schedule, args))
     total = time.perf_counter() - start
     result = edit.result
     row = {p: result.metrics.get(f"seconds_{p}", 0.0) for p in PHASES}  # a method that trains nothing: no steps 1-2

@@ -165,15 +165,10 @@ def read_manifest(source) -> List[dict]:
     return entries
 
 
-def recipe_editor(edit_type: str, repo: Path):
-    """The editor class of ``edit_type`` (``editing/editors.py``, named by the edit-type registry)."""
-    return editor_class(edit_type)
-
-
-def method_editor(method: str, entry: dict, repo: Path):
-    """The editor of ``method`` for the clip ``entry``: its edit type's recipe editor, or a baseline (or the
-    identity / reference output) with the recipe's hooks."""
-    editor = recipe_editor(entry["edit_type"], repo)
+def method_editor(method: str, entry: dict):
+    """The editor of ``method`` for the clip ``entry``: its edit type's editor (``edit_types.editor_class``), or a
+    baseline (or the identity / reference output) with the edit type's hooks."""
+    editor = editor_class(entry["edit_type"])
     other = {**EDITORS, **FIXED_OUTPUTS}.get(method)
     if other is None:
         return editor
@@ -517,7 +512,7 @@ class ClipEvaluator:
                 f"--output_folder={self.output_folder / method / entry['edit_type']}",
                 *flags_read_by(row_method(method), flags)]  # settings shared by the rows: each takes its own
         start = time.time()
-        result = recipe.run_edit(method_editor(method, entry, self.repo), argv)
+        result = recipe.run_edit(method_editor(method, entry), argv)
         seconds = time.time() - start
         if self.scorer is None:  # the recipes' scorer and front end, with the same overrides
             _, _, overrides = parse_arguments([argv[0], *self.edit_args])

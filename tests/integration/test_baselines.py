@@ -15,7 +15,7 @@ from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import method_editor
 from audio_editing.toy_world.model import ToyBackbone
-from tests.conftest import REPO, assert_span_filled, tiny_args
+from tests.conftest import assert_span_filled, tiny_args
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_inversion_free_rows_in_one_batch_equal_each_row_edited_alone_from_the_s
 
 
 def baseline_edit(method, clip, model_dir, out_dir, edit_type="addition", *extra):
-    editor = method_editor(method, {"edit_type": edit_type}, REPO)
+    editor = method_editor(method, {"edit_type": edit_type})
     return run_edit(editor, [f"hparams/{edit_type}.yaml", f"--input_wav={clip}", "--target_prompt=a dog barks",
                              *tiny_args(model_dir, out_dir, f"--method={method}", "--strengths=[0,0.5,1]", *extra)])
 

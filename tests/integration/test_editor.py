@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import soundfile as sf
 import pytest
@@ -10,13 +9,13 @@ import torch
 
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
-from audio_editing.evaluation.batch import recipe_editor
+from audio_editing.editing.edit_types import editor_class
 from tests.conftest import assert_span_filled, tiny_args
 
 
 def inpainting_editor():
     """The editor class recipes/inpainting/edit.py defines (loaded as the batch evaluation loads it)."""
-    return recipe_editor("inpainting", Path(__file__).resolve().parents[2])
+    return editor_class("inpainting")
 
 
 def edit(clip, model_dir, out_dir, *extra, editor=ImagicEditor, hparams="hparams/addition.yaml"):

@@ -11,7 +11,8 @@ import torch
 
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
-from audio_editing.evaluation.batch import recipe_editor, written_outputs
+from audio_editing.editing.edit_types import editor_class
+from audio_editing.evaluation.batch import written_outputs
 from audio_editing.evaluation.clap import load_scorer
 from audio_editing.registry import PRETRAINED_DIR, load_judge
 from audio_editing.toy_world.checks import generation_recognition
@@ -65,7 +66,7 @@ def test_style_transfer_keeps_the_input_background_by_the_judge(tmp_path, keep_b
     name the engine, and the edits lose it; ``keep_background`` (the recipe's default) puts it back, and the
     judge hears the bed over at least half of every output again."""
     entry = json.loads((REPO / "benchmarks/toy_world/manifest.json").read_text())["style_transfer_06"]
-    result = run_edit(recipe_editor("style_transfer", REPO), [
+    result = run_edit(editor_class("style_transfer"), [
         "hparams/style_transfer.yaml", f"--input_wav={REPO / 'benchmarks/toy_world' / entry['wav']}",
         f"--target_prompt={entry['target_prompt']}", f"--output_folder={tmp_path}", "--emb_steps=20",
         "--inversion_strength=1.0", "--etas=[1.0,1.2]", f"--keep_background={keep_background}",

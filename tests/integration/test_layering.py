@@ -10,13 +10,13 @@ from audio_editing.editing.layering import LayerEditor, missing_event, mix_layer
 from audio_editing.editing.methods import with_method
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
-from audio_editing.evaluation.batch import recipe_editor
+from audio_editing.editing.edit_types import editor_class
 from tests.conftest import REPO, tiny_args, write_scene_clip
 
 
 def layer_edit(clip, model_dir, out_dir, edit_type="addition", *extra, prompt="a dog barks while a siren wails"):
     gains = ["--layer_gains=[0.25,0.5]"] if edit_type == "addition" else []
-    return run_edit(recipe_editor(edit_type, REPO),
+    return run_edit(editor_class(edit_type),
                     [f"hparams/{edit_type}.yaml", f"--input_wav={clip}", f"--target_prompt={prompt}",
                      *tiny_args(model_dir, out_dir, "--method=layer", *gains, *extra)])
 
@@ -80,7 +80,7 @@ def test_layer_is_refused_for_style_transfer_and_bad_settings_before_writing(cli
 
 
 def test_with_method_builds_on_the_recipe_editor_and_keeps_explicit_rows():
-    addition = recipe_editor("addition", REPO)
+    addition = editor_class("addition")
     layered = with_method(addition, "layer")
     assert issubclass(layered, LayerEditor) and issubclass(layered, addition) and layered.edit_type == "addition"
     assert with_method(addition, "imagic") is addition and with_method(layered, "imagic") is layered

@@ -92,9 +92,9 @@ def test_a_shared_fit_killed_mid_finetuning_resumes_for_the_next_prompt(clip, ti
 
 
 def test_inpainting_spans_are_separate_fits(gap_clip, tiny_model_dir, tmp_path):
-    from audio_editing.evaluation.batch import recipe_editor
+    from audio_editing.editing.edit_types import editor_class
 
-    editor = recipe_editor("inpainting", REPO)
+    editor = editor_class("inpainting")
     for span in (("0.5", "0.8"), ("0.5", "0.7")):
         run_edit(editor, ["hparams/inpainting.yaml", f"--input_wav={gap_clip}", "--target_prompt=a dog barks",
                           *tiny_args(tiny_model_dir, tmp_path), "--init=empty", f"--mask_start={span[0]}",

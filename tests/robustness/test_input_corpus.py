@@ -18,7 +18,7 @@ import soundfile as sf
 from audio_editing.cli import run_cli
 from audio_editing.data.audio import OUTPUT_PEAK
 from audio_editing.editing.recipe import run_edit
-from audio_editing.evaluation.batch import recipe_editor
+from audio_editing.editing.edit_types import editor_class
 from tests.conftest import (REPO, TINY_SECONDS, assert_span_filled, edit_folder, tiny_args, tiny_eval_args,
                             write_scene_clip)
 from tests.robustness.conftest import signal
@@ -158,7 +158,7 @@ def run_in_process(main, argv, capsys):
 
 
 def run_recipe(recipe, args, capsys):
-    editor = recipe_editor(recipe, REPO)
+    editor = editor_class(recipe)
     return run_in_process(lambda argv: run_edit(editor, argv), [str(REPO / "hparams" / f"{recipe}.yaml"), *args],
                           capsys)
 

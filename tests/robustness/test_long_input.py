@@ -1,12 +1,11 @@
 """An input three windows long, 44.1 kHz stereo, edited end to end on the tiny model (1.28 s window)."""
 
-import numpy as np
 import soundfile as sf
 import torch
 
 from audio_editing.editing.recipe import run_edit
-from audio_editing.evaluation.batch import recipe_editor
-from tests.conftest import REPO, assert_span_filled, tiny_args
+from audio_editing.editing.edit_types import editor_class
+from tests.conftest import assert_span_filled, tiny_args
 from tests.robustness.conftest import signal
 
 RATE = 44100
@@ -17,7 +16,7 @@ def test_long_stereo_inpainting_in_three_windows_keeps_every_observed_sample(tin
     data = signal(3.0, RATE, channels=2)
     data[round(GAP[0] * RATE): round(GAP[1] * RATE)] = 0.0
     sf.write(str(tmp_path / "long.wav"), data, RATE, subtype="PCM_16")
-    result = run_edit(recipe_editor("inpainting", REPO), [
+    result = run_edit(editor_class("inpainting"), [
         "hparams/inpainting.yaml", f"--input_wav={tmp_path / 'long.wav'}", "--target_prompt=a dog barks",
         *tiny_args(tiny_model_dir, tmp_path / "out"), "--emb_steps=3", "--ft_steps=2", "--sample_steps=3"])
 
