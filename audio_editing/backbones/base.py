@@ -10,6 +10,8 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
+from audio_editing.errors import UserError
+
 
 @dataclass
 class TextCond:
@@ -108,6 +110,7 @@ class Backbone(torch.nn.Module):
     channels: int = 1  # waveform channels the model takes: 1, waveforms [B, T]; 2 (stereo), [B, 2, T]
     window_seconds: float
     lora_target_modules: List[str] = ["to_q", "to_k", "to_v", "to_out.0"]
+    first_timestep: Optional[int] = None  # sampling from pure noise starts here (``noise_timesteps``); None: at the top
 
     @staticmethod
     def freeze(*modules: torch.nn.Module) -> None:
@@ -156,6 +159,26 @@ class Backbone(torch.nn.Module):
     @property
     def num_train_timesteps(self) -> int:
         return self.scheduler.config.num_train_timesteps
+
+    def noise_timesteps(self, sampler) -> torch.Tensor:
+        """The timesteps of ``sampler`` (after ``set_timesteps``) that sampling from pure noise runs through.
+
+        All of them, unless the model sets ``first_timestep``: then from the first one at or below it on, the
+        noise read as the latent at that level (a finite sigma_max, as in Karras et al. 2022; the embedded model
+        renders short events from 940 and leaves many of them out from 999). The sampler is told where it starts
+        (``set_begin_index``), as diffusers' image-to-image pipelines do.
+        """
+        timesteps = sampler.timesteps
+        if self.first_timestep is None or timesteps[0] <= self.first_timestep:
+            return timesteps
+        if float(sampler.init_noise_sigma) != 1.0:
+            raise UserError(f"this model starts sampling at timestep {self.first_timestep}, which "
+                            f"{type(sampler).__name__} cannot (its noise is scaled to its own top level): "
+                            "use a DDIM, DDPM, DPM-Solver or UniPC sampler")
+        begin = int((timesteps > self.first_timestep).sum())
+        if hasattr(sampler, "set_begin_index"):
+            sampler.set_begin_index(begin)
+        return timesteps[begin:]
 
     def add_noise(self, z0, noise, t):
         return self.scheduler.add_noise(z0, noise, t)

@@ -124,7 +124,7 @@ class LayerEditor(BaselineEditor):
         sampler.set_timesteps(hp.sample_steps, device=self.device)
         z = torch.randn((len(gains), *z0.shape[1:]), generator=generator).to(z0) * sampler.init_noise_sigma
         both = TextCond.cat([backbone.null_cond(cond).repeat(len(gains)), cond.repeat(len(gains))])
-        timesteps = sampler.timesteps
+        timesteps = backbone.noise_timesteps(sampler)
         for i, t in enumerate(timesteps):
             z = sampler.step(guided_output(backbone, sampler, z, t, both, hp.guidance_scale), t, z).prev_sample
             z = after_step(z, timesteps[i + 1] if i + 1 < len(timesteps) else None)

@@ -96,13 +96,16 @@ def from_noise(backbone, sampler, steps: int, noise: torch.Tensor, conds: TextCo
                after_step: AfterStep, jumps: int, generator: torch.Generator,
                on_step: Callable[[], None]) -> torch.Tensor:
     """Step 3 from the window's seeded ``noise`` [1, ...]: every row of ``conds`` (one eta's interpolated
-    embedding, guided by its row of ``scales``) denoised in one batch with ``sampler`` over ``steps`` steps,
+    embedding, guided by its row of ``scales``) denoised in one batch with ``sampler`` over ``steps`` steps (those
+    from the model's first timestep on: ``noise_timesteps``),
     each ``jumps`` times (RePaint's resampling; 1: once). Latents [n_rows, ...]."""
     sampler.set_timesteps(steps, device=noise.device)
     z = (noise * sampler.init_noise_sigma).repeat(len(conds.hidden), 1, 1, 1)
     both = TextCond.cat([backbone.null_cond(conds), conds])
-    return denoise(backbone, sampler, z, sampler.timesteps, both, scales, after_step, jumps, generator,
-                   on_step=on_step)
+    timesteps = backbone.noise_timesteps(sampler)
+    for _ in range(len(sampler.timesteps) - len(timesteps) if on_step else 0):  # the steps above the first one
+        on_step()
+    return denoise(backbone, sampler, z, timesteps, both, scales, after_step, jumps, generator, on_step=on_step)
 
 
 def from_inversion(backbone, z0: torch.Tensor, e_opt: TextCond, conds: TextCond, scales: torch.Tensor,

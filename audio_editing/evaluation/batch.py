@@ -176,6 +176,18 @@ def method_editor(method: str, entry: dict):
     return with_reference(editor, entry["reference"]) if method == "reference" else editor
 
 
+def method_applies(method: str, edit_type: str) -> bool:
+    """Whether ``method`` edits clips of ``edit_type`` (the layer only adds: the evaluator gives it no other rows).
+
+    Example
+    -------
+    >>> method_applies("layer", "addition"), method_applies("layer", "inpainting"), method_applies("sdedit", "removal")
+    (True, False, True)
+    """
+    allowed = getattr(EDITORS.get(method), "edit_types", None)
+    return allowed is None or edit_type in allowed
+
+
 def read_results(path: Path) -> List[dict]:
     if not path.is_file():
         return []
@@ -630,7 +642,8 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
     if shard.is_main:
         atomic_write(output_folder / SETTINGS_FILE,
                      lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=1)))
-    keys = [(entry["id"], method) for entry in entries for method in methods]
+    keys = [(entry["id"], method) for entry in entries for method in methods
+            if method_applies(method, entry["edit_type"])]
     rows, per_eta = collect_results(output_folder, keys)
     done = {(r["id"], r["method"]) for r in rows}
     if shard.distributed:  # this rank's own files; the others' are merged at the end
@@ -642,7 +655,8 @@ def evaluate_manifest(entries: List[dict], methods: List[str], output_folder: Pa
     with shard.editing():
         for index, entry in enumerate(entries):
             for method in methods:
-                if not shard.owns(index) or (entry["id"], method) in done:
+                if (not shard.owns(index) or (entry["id"], method) in done
+                        or not method_applies(method, entry["edit_type"])):
                     continue
                 row, scores = evaluate_clip(entry, method)
                 rows.append(row)

@@ -84,8 +84,9 @@ def evaluator_retrieval_on_mels(clap: ToyClap, clips: ClipSet, device: torch.dev
 @torch.no_grad()
 def generate_latents(backbone: ToyBackbone, prompts: List[str], num_steps: int = 50, guidance: float = 3.0,
                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """DDIM sampling (``DDIMScheduler.from_config(backbone.scheduler.config)``) with classifier-free
-    guidance against the ``""`` prompt. Returns scaled latents [B, C, time, freq]."""
+    """DDIM sampling (``DDIMScheduler.from_config(backbone.scheduler.config)``, from the model's first
+    timestep: ``noise_timesteps``) with classifier-free guidance against the ``""`` prompt. Returns scaled
+    latents [B, C, time, freq]."""
     from diffusers import DDIMScheduler
 
     scheduler = DDIMScheduler.from_config(backbone.scheduler.config)
@@ -95,10 +96,22 @@ def generate_latents(backbone: ToyBackbone, prompts: List[str], num_steps: int =
     both = TextCond.cat([cond, backbone.null_cond(cond)])
     latent_shape = backbone.encode_audio(torch.zeros(1, backbone.window_samples)).shape[1:]
     z = torch.randn((len(prompts), *latent_shape), generator=generator).to(device) * scheduler.init_noise_sigma
-    for t in scheduler.timesteps:
+    for t in backbone.noise_timesteps(scheduler):
         conditional, unconditional = backbone.predict(torch.cat([z, z]), t.to(device), both).chunk(2)
         z = scheduler.step(unconditional + guidance * (conditional - unconditional), t, z).prev_sample
     return z
+
+
+@torch.no_grad()
+def judged_rendering(backbone: ToyBackbone, judge, prompt: str, label: str, takes: int = 16, num_steps: int = 25,
+                     guidance: float = 3.0, seed: int = 1) -> Dict[str, int]:
+    """``takes`` clips generated from ``prompt`` (one batch, noise from ``seed``), heard by the judge: how many
+    hold ``label`` (``heard``), hold it and no other class but a bed (``clean``), hold nothing (``silent``)."""
+    latents = generate_latents(backbone, [prompt] * takes, num_steps, guidance, torch.Generator().manual_seed(seed))
+    detected = heard_classes(judge, backbone.decode(latents).float(), backbone.sample_rate)
+    return {"takes": takes, "heard": sum(label in found for found in detected),
+            "clean": sum(all_detected([label], found) for found in detected),
+            "silent": sum(not found for found in detected)}
 
 
 @torch.no_grad()

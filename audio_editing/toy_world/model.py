@@ -77,7 +77,8 @@ class ToyBackbone(MelVAEBackbone):
     config : dict
         ``sample_rate``, ``window_seconds``, ``latent_patch``, ``max_text_tokens``,
         ``text_encoder`` (source string), ``griffin_lim_iters``, ``pooled_text_token``
-        (optional, default False: see :meth:`text_condition`).
+        (optional, default False: see :meth:`text_condition`), ``first_timestep`` (optional, default None:
+        where sampling from pure noise starts, :meth:`~audio_editing.backbones.base.Backbone.noise_timesteps`).
 
     Example
     -------
@@ -94,6 +95,7 @@ class ToyBackbone(MelVAEBackbone):
         self.window_seconds = config["window_seconds"]
         self.patch = config.get("latent_patch", 1)
         self.max_text_tokens = config.get("max_text_tokens", 32)
+        self.first_timestep = config.get("first_timestep")
         self.vae, self.unet, self.text_encoder = vae, unet, text_encoder
         self.scheduler, self.tokenizer = scheduler, tokenizer
         self.logmel = LogMel(sample_rate=self.sample_rate)

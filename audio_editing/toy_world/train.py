@@ -425,7 +425,8 @@ def model_config(hparams: dict) -> dict:
     return dict(sample_rate=toy_world.SAMPLE_RATE, window_seconds=toy_world.CLIP_SECONDS,
                 latent_patch=hparams["latent_patch"], max_text_tokens=hparams["max_text_tokens"],
                 text_encoder=TEXT_ENCODER_SOURCE, griffin_lim_iters=hparams["griffin_lim_iters"],
-                pooled_text_token=hparams.get("pooled_text_token", False))
+                pooled_text_token=hparams.get("pooled_text_token", False),
+                first_timestep=hparams.get("first_timestep"))
 
 
 def init_model_folder(hparams: dict) -> Optional[Path]:

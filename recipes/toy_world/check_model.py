@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Measure a trained ``toy_world`` model folder: the numbers its README reports.
 
-1. Generation recognition: for every class, clips generated (DDIM, classifier-free
-   guidance against "") from one-event prompts in training wordings and in
-   held-out paraphrases, classified among the classes by the model's evaluator
+1. Generation recognition: for every class, clips generated (DDIM at the recipes' 25 steps and again at
+   100, ``--num_steps``/``--more_steps``; classifier-free guidance against "") from one-event prompts
+   in training wordings and in held-out paraphrases, classified among the classes by the model's evaluator
    (class text embedding = mean over the class's training wordings); top-1 of each.
    The same classification of rendered one-event clips (``evaluator_class_top1_rendered``)
    is the evaluator's ceiling: a generated clip cannot score better than real ones.
@@ -20,7 +20,7 @@
    held-out caption wordings; also with training wordings of the same scenes).
 4. VAE log-mel SNR (dB) on the same held-out clips.
 
-To run (about 12 minutes on an idle 2-core CPU with the default model)::
+To run (about 20 minutes on an idle 2-core CPU with the default model)::
 
     python recipes/toy_world/check_model.py results/toy_world/1234/model
     python recipes/toy_world/check_model.py embedded:toy_world --device=cuda
@@ -32,7 +32,6 @@ predicted class of every generated clip, to ``--output_json`` (default
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ import torch
 from tqdm import tqdm
 
 from audio_editing import toy_world
+from audio_editing.cli import run_cli
 from audio_editing.errors import UserError
 from audio_editing.registry import load_judge, resolve_source
 from audio_editing.toy_world.checks import (composition_recognition, generation_recognition, log_mel_snr_db,
@@ -62,7 +62,10 @@ def parse_args(argv):
                         help="generated multi-event clips per caption form and wording split")
     parser.add_argument("--judge", default=None,
                         help="judge folder (default: the model folder's judge/, else the embedded model's)")
-    parser.add_argument("--num_steps", type=int, default=50, help="DDIM steps")
+    parser.add_argument("--num_steps", type=int, default=25,
+                        help="DDIM steps of every generation (25: what the recipes sample the embedded model with)")
+    parser.add_argument("--more_steps", default="100",
+                        help="step counts the one-event rendering is also measured at, comma-separated ('' for none)")
     parser.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
     parser.add_argument("--batch_size", type=int, default=48, help="prompts generated together")
     parser.add_argument("--num_heldout_clips", type=int, default=256, help="held-out clips (multiple of 32)")
@@ -109,6 +112,10 @@ def main(argv=None) -> dict:
     if judge is None:
         raise UserError(f"no judge in '{args.judge or folder}'; give one with --judge=<folder>")
     judge = judge.to(args.device)
+    try:
+        more_steps = [int(n) for n in args.more_steps.split(",") if n.strip()]
+    except ValueError:
+        raise UserError(f"--more_steps must be comma-separated step counts; got {args.more_steps!r}") from None
     results = heldout_measurements(backbone, clap, args.num_heldout_clips, args.seed, progress)
     rendered = rendered_recognition(clap, max(args.clips_per_class, 8), args.seed)
     results["evaluator_class_top1_rendered"] = rendered.pop("top1")
@@ -118,6 +125,12 @@ def main(argv=None) -> dict:
                                              args.guidance, args.batch_size, args.seed, progress, judge)
         results[f"generation_top1_{wordings}"] = recognition.pop("top1")
         results[f"generation_judged_{wordings}"] = recognition.pop("judge")
+        for steps in more_steps:  # the same prompts and noise, more steps: does the recipes' count fall short?
+            more = generation_recognition(backbone, clap, args.clips_per_class, split, steps, args.guidance,
+                                          args.batch_size, args.seed, progress, judge)
+            results[f"generation_top1_{wordings}_{steps}_steps"] = more.pop("top1")
+            results[f"generation_judged_{wordings}_{steps}_steps"] = more.pop("judge")
+            details[f"{split}_{steps}_steps"] = more
         composition = composition_recognition(backbone, clap, judge, args.clips_per_form, split, args.num_steps,
                                               args.guidance, args.batch_size, args.seed, progress)
         results[f"generation_all_detected_{wordings}"] = composition.pop("judge")
@@ -137,4 +150,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_cli(main)

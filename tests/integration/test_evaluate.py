@@ -404,3 +404,15 @@ def test_imagic_paper_rows_run_the_papers_configuration():
     assert {key: hparams[key] for key in PAPER_METHOD} == PAPER_METHOD
     assert (hparams["emb_steps"], hparams["ft_steps"], hparams["sample_steps"], hparams["ft_lr"]) == (500, 1500, 200, 1e-6)
     assert hparams["eta_selection"] == "max_sum" and hparams["init"] == "target"
+
+
+def test_the_layer_gets_rows_only_for_the_edit_type_it_does(tmp_path, tiny_model_dir):
+    """The layer only adds: on a manifest of addition and inpainting clips it edits the addition clip, and the
+    inpainting clip gets no layer row (nor any folder) rather than a meaningless one."""
+    entries = [e for e in batch.read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
+               if e["id"] in ("addition_00", "inpainting_00")]
+    rows = batch.evaluate_manifest(entries, ["layer", "identity"], tmp_path / "eval",
+                                   tiny_eval_args(tiny_model_dir), REPO)
+    assert sorted((r["id"], r["method"]) for r in rows) == [
+        ("addition_00", "identity"), ("addition_00", "layer"), ("inpainting_00", "identity")]
+    assert not (tmp_path / "eval" / "layer" / "inpainting").exists()

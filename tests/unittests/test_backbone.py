@@ -129,3 +129,44 @@ def test_loading_a_model_folder_prints_no_weight_loading_bar(backbone, tmp_path,
     out, err = capfd.readouterr()
     assert "Loading weights" not in out + err
     assert hf_logging.is_progress_bar_enabled()  # a download elsewhere still shows its progress
+
+
+@pytest.mark.parametrize("sampler_name", ["DDIMScheduler", "DPMSolverMultistepScheduler"])
+def test_first_timestep_starts_sampling_from_noise_lower_and_the_sampler_knows(tmp_path, sampler_name):
+    """``first_timestep`` in backbone.json: the steps above it are left out, the sampler steps on from there
+    (DPM-Solver's step index included), and without it every step runs."""
+    import json
+
+    import diffusers
+
+    tiny = ToyBackbone.build_tiny(seed=0)
+    tiny.config["first_timestep"] = 900
+    tiny.save_pretrained(tmp_path / "model")
+    assert json.loads((tmp_path / "model" / "backbone.json").read_text())["first_timestep"] == 900
+    backbone = ToyBackbone.from_pretrained(str(tmp_path / "model"))
+    sampler = getattr(diffusers, sampler_name).from_config(backbone.scheduler.config, timestep_spacing="trailing")
+    sampler.set_timesteps(25)
+    every = sampler.timesteps.clone()
+    timesteps = backbone.noise_timesteps(sampler)
+    assert int(timesteps[0]) <= 900 < int(every[len(every) - len(timesteps) - 1])
+    assert torch.equal(timesteps, every[-len(timesteps):]) and len(timesteps) < len(every)
+    z = torch.randn(1, 4, 32, 16)
+    for t in timesteps:  # the sampler accepts the shortened run to the end
+        z = sampler.step(torch.zeros_like(z), t, z).prev_sample
+    assert torch.isfinite(z).all()
+    backbone.first_timestep = None
+    sampler.set_timesteps(25)
+    assert torch.equal(backbone.noise_timesteps(sampler), every)
+
+
+def test_first_timestep_with_a_sigma_scaled_sampler_is_a_user_error():
+    from diffusers import EulerDiscreteScheduler
+
+    from audio_editing.errors import UserError
+
+    backbone = ToyBackbone.build_tiny(seed=0)
+    backbone.first_timestep = 900
+    sampler = EulerDiscreteScheduler.from_config(backbone.scheduler.config)
+    sampler.set_timesteps(25)
+    with pytest.raises(UserError, match="DDIM, DDPM, DPM-Solver or UniPC"):
+        backbone.noise_timesteps(sampler)
