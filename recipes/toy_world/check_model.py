@@ -20,7 +20,7 @@
    held-out caption wordings; also with training wordings of the same scenes).
 4. VAE log-mel SNR (dB) on the same held-out clips.
 
-To run (about 20 minutes on an idle 2-core CPU with the default model)::
+To run (about 18 minutes on an idle 2-core CPU with the default model)::
 
     python recipes/toy_world/check_model.py results/toy_world/1234/model
     python recipes/toy_world/check_model.py embedded:toy_world --device=cuda
