@@ -41,6 +41,20 @@ def list_arg(value) -> list:
     return list(value)
 
 
+def numbers_arg(value, flag: str, kind=float) -> list:
+    """:func:`list_arg`'s items as numbers of ``kind``; a one-line error naming ``flag`` otherwise.
+
+    Example
+    -------
+    >>> numbers_arg("25,100", "--steps", int), numbers_arg("", "--more_steps", int)
+    ([25, 100], [])
+    """
+    try:
+        return [kind(item) for item in list_arg(value)]
+    except (TypeError, ValueError):
+        raise UserError(f"{flag} must be comma-separated numbers; got {value!r}") from None
+
+
 def parse_arguments(argv):
     """``sb.parse_arguments`` with free-text values protected -> (hparams_file, run_opts, overrides dict)."""
     quoted = []

@@ -60,6 +60,19 @@ def check_read_by(method: str, keys) -> None:
                             f"choose --method={readers[0]}")
 
 
+def method_applies(method: str, edit_type: str) -> bool:
+    """Whether ``method`` edits clips of ``edit_type``: an editor that names its ``edit_types`` (the layer only
+    adds) does those alone; the method and the baselines do every type.
+
+    Example
+    -------
+    >>> method_applies("layer", "addition"), method_applies("layer", "inpainting"), method_applies("sdedit", "removal")
+    (True, False, True)
+    """
+    allowed = getattr(EDITORS.get(method), "edit_types", None)
+    return allowed is None or edit_type in allowed
+
+
 def with_method(editor: type, method: str) -> type:
     """The editor of ``method`` built on the recipe editor ``editor``; ``editor`` itself for ``imagic``, or
     where it already is a baseline or a fixed output (``recipes/evaluate`` passes those in).
@@ -74,8 +87,8 @@ def with_method(editor: type, method: str) -> type:
         raise UserError(f"unknown --method={method!r}; choose one of {', '.join(METHOD_NAMES)}")
     if method == "imagic" or issubclass(editor, (BaselineEditor, FixedOutputEditor)):
         return editor
-    allowed = getattr(EDITORS[method], "edit_types", None)
-    if allowed is not None and editor.edit_type not in (None, *allowed):
+    if editor.edit_type is not None and not method_applies(method, editor.edit_type):
+        allowed = EDITORS[method].edit_types
         raise UserError(f"--method={method} is for {' and '.join(allowed)}, not {editor.edit_type}; pass "
                         f"--method=imagic or one of {', '.join(BASELINES)}")
     return with_edit_type(EDITORS[method], editor)

@@ -42,7 +42,7 @@ from audio_editing.data.audio import atomic_write, check_audible, load_audio, re
 from audio_editing.editing.baselines import FIXED_OUTPUTS, with_edit_type, with_reference
 from audio_editing.editing.edit_types import EDIT_TYPES, editor_class
 from audio_editing.editing.selection import ONSET_WEIGHT, select_index
-from audio_editing.editing.methods import EDITORS, flags_read_by
+from audio_editing.editing.methods import EDITORS, flags_read_by, method_applies
 from audio_editing.editing.recipe import PAPER_METHOD, as_flags
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
@@ -174,18 +174,6 @@ def method_editor(method: str, entry: dict):
         return editor
     editor = with_edit_type(other, editor)
     return with_reference(editor, entry["reference"]) if method == "reference" else editor
-
-
-def method_applies(method: str, edit_type: str) -> bool:
-    """Whether ``method`` edits clips of ``edit_type`` (the layer only adds: the evaluator gives it no other rows).
-
-    Example
-    -------
-    >>> method_applies("layer", "addition"), method_applies("layer", "inpainting"), method_applies("sdedit", "removal")
-    (True, False, True)
-    """
-    allowed = getattr(EDITORS.get(method), "edit_types", None)
-    return allowed is None or edit_type in allowed
 
 
 def read_results(path: Path) -> List[dict]:

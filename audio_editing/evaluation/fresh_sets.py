@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional
 
 from audio_editing.cli import list_arg
 from audio_editing.data.audio import atomic_write
-from audio_editing.editing.methods import EDITORS
+from audio_editing.editing.methods import method_applies
 from audio_editing.errors import UserError
 from audio_editing.evaluation import batch
 from audio_editing.evaluation.distributed import Shard
@@ -88,12 +88,6 @@ def fresh_seeds(decision_seeds: List[int], sets: Optional[int] = None, seeds=Non
     return chosen
 
 
-def runs_on(method: str, edit_type: str) -> bool:
-    """Whether ``method`` edits ``edit_type`` (``layer``: addition only; the others: every type)."""
-    allowed = getattr(EDITORS.get(method), "edit_types", None)
-    return allowed is None or edit_type in allowed
-
-
 def make_sets(output_folder: Path, seeds: List[int], n_per_type: int, make_set: Callable) -> Dict[int, Path]:
     """{seed: manifest} of each set under ``output_folder/sets/seed<N>/``, made where it is not there yet; a set
     there with another number of clips per edit type is refused (its results would not be this run's)."""
@@ -149,7 +143,7 @@ def evaluate_fresh_sets(seeds: List[int], decision_seeds: List[int], n_per_type:
         entries = batch.read_manifest(manifest)
         for edit_type in dict.fromkeys(e["edit_type"] for e in entries):
             batch.evaluate_manifest([e for e in entries if e["edit_type"] == edit_type],
-                                    [m for m in methods if runs_on(m, edit_type)], output_folder / f"seed{seed}",
+                                    [m for m in methods if method_applies(m, edit_type)], output_folder / f"seed{seed}",
                                     edit_args, repo, shard, judge)
         ids = {e["id"] for e in entries}
         results[seed] = [r for r in batch.read_results(output_folder / f"seed{seed}" / "results.csv")

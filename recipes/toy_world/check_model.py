@@ -39,7 +39,7 @@ import torch
 from tqdm import tqdm
 
 from audio_editing import toy_world
-from audio_editing.cli import run_cli
+from audio_editing.cli import numbers_arg, run_cli
 from audio_editing.errors import UserError
 from audio_editing.registry import load_judge, resolve_source
 from audio_editing.toy_world.checks import (composition_recognition, generation_recognition, log_mel_snr_db,
@@ -112,10 +112,7 @@ def main(argv=None) -> dict:
     if judge is None:
         raise UserError(f"no judge in '{args.judge or folder}'; give one with --judge=<folder>")
     judge = judge.to(args.device)
-    try:
-        more_steps = [int(n) for n in args.more_steps.split(",") if n.strip()]
-    except ValueError:
-        raise UserError(f"--more_steps must be comma-separated step counts; got {args.more_steps!r}") from None
+    more_steps = numbers_arg(args.more_steps, "--more_steps", int)
     results = heldout_measurements(backbone, clap, args.num_heldout_clips, args.seed, progress)
     rendered = rendered_recognition(clap, max(args.clips_per_class, 8), args.seed)
     results["evaluator_class_top1_rendered"] = rendered.pop("top1")

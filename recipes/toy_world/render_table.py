@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from audio_editing.cli import run_cli
+from audio_editing.cli import numbers_arg, run_cli
 from audio_editing.errors import UserError
 from audio_editing.registry import load_judge
 from audio_editing.toy_world.checks import judged_rendering
@@ -54,17 +54,12 @@ def parse_prompts(text):
     return {prompt.strip(): label.strip() for prompt, label in pairs}
 
 
-def number_list(text, name, kind):
-    try:
-        return [kind(value) for value in text.split(",")]
-    except ValueError:
-        raise UserError(f"--{name} must be comma-separated numbers; got {text!r}") from None
-
-
 def main(argv=None) -> list:
     args = parse_args(argv)
     prompts = parse_prompts(args.prompts)
-    steps, scales = number_list(args.steps, "steps", int), number_list(args.guidance, "guidance", float)
+    steps, scales = numbers_arg(args.steps, "--steps", int), numbers_arg(args.guidance, "--guidance")
+    if not steps or not scales:
+        raise UserError("--steps and --guidance each need at least one number, e.g. --steps=25,100 --guidance=3")
     backbone = ToyBackbone.from_pretrained(args.model).eval()
     judge = load_judge(args.judge or args.model) or load_judge("embedded:toy_world")
     unknown = sorted(set(prompts.values()) - set(judge.classes))
