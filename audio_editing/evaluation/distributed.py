@@ -3,14 +3,16 @@
 Each rank edits its own share of the clips as an ordinary single process. SpeechBrain's
 ``Brain`` reads a torchrun launch as DDP training of one model (it would write checkpoints
 and logs on rank 0 only and broadcast at every save), so the launcher's rank variables are
-hidden from it while a rank edits; the gloo process group is joined only afterwards, for the
-barrier before rank 0 merges the results. A plain ``python`` run is one shard of one.
+hidden from it while a rank edits, and no process group is ever joined (SpeechBrain reads an
+initialised one the same way, so an edit after a barrier would fail): the barriers before rank 0
+merges results go through the launcher's key-value store instead. A plain ``python`` run is one
+shard of one.
 """
 
 import datetime
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List
 
 import torch
@@ -36,6 +38,8 @@ class Shard:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    _store: object = field(default=None, repr=False, compare=False)  # the launcher's store, on first barrier
+    _barriers: int = field(default=0, repr=False, compare=False)  # barriers passed: each one's key
 
     @classmethod
     def from_env(cls) -> "Shard":
@@ -76,13 +80,27 @@ class Shard:
             os.environ.update(saved)
 
     def barrier(self) -> None:
-        """Wait for every rank, joining the gloo group (``MASTER_ADDR``/``MASTER_PORT``) on first use."""
+        """Wait for every rank. Ranks count themselves in under one key per barrier in torchrun's store
+        (``MASTER_ADDR``/``MASTER_PORT``); the last one in opens it. Every rank passes the same barriers
+        in the same order, so the n-th barrier has the same key on each."""
         if not self.distributed:
             return
-        if not dist.is_initialized():
-            dist.init_process_group("gloo", rank=self.rank, world_size=self.world_size, timeout=BARRIER_TIMEOUT)
-        dist.barrier()
+        if self._store is None:
+            self._store = launcher_store(self.rank, self.world_size)
+        self._barriers += 1
+        key = f"audio_editing/barrier{self._barriers}"
+        if self._store.add(key, 1) == self.world_size:
+            self._store.set(f"{key}/open", "1")
+        self._store.wait([f"{key}/open"], BARRIER_TIMEOUT)
 
     def close(self) -> None:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        self._store = None
+
+
+def launcher_store(rank: int, world_size: int):
+    """A client of the store torchrun's agent serves (or, under a launcher without one, the store rank 0
+    serves), as ``init_process_group``'s ``env://`` would open it."""
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size,
+                          is_master=not agent and rank == 0, timeout=BARRIER_TIMEOUT)
+    return dist.PrefixStore(f"/audio_editing/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)

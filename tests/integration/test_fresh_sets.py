@@ -2,6 +2,9 @@
 
 import csv
 import importlib.util
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -103,3 +106,21 @@ def test_fresh_sets_run_every_method_on_sets_from_other_seeds_and_pool_them(tmp_
     assert by[("inpainting", "identity", "pooled")]["successes"] == "0"
     table = (out / "pooled.md").read_text()
     assert "| seed 6 | seed 7 | pooled success [95% CI] |" in table and "| inpainting | reference | " in table
+
+
+@pytest.mark.slow
+def test_under_torchrun_the_method_edits_after_a_barrier(tmp_path, tiny_model_dir):
+    """Each edit type is its own batch and ends with barriers; the method's checkpoints must still be written by
+    every rank in the edit types after the first (a process group left open made SpeechBrain broadcast them)."""
+    out = tmp_path / "fresh"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "recipes/evaluate/fresh_sets.py", "hparams/fresh_sets.yaml", "--sets=1", "--n_per_type=2",
+           "--methods=[imagic,identity]", f"--output_folder={out}", *tiny_eval_args(tiny_model_dir)]
+    done = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    entries = batch.read_manifest(out / "sets" / "seed6" / "manifest.json")
+    rows = batch.read_results(out / "seed6" / "results.csv")
+    assert sorted((r["id"], r["method"]) for r in rows) == sorted(
+        (e["id"], m) for e in entries for m in ("imagic", "identity"))
+    assert len(entries) == 2 * len(batch.EDIT_TYPES) and not (out / "seed6" / "ranks").exists()
