@@ -78,10 +78,21 @@ def parse_arguments(argv):
     return hparams_file, run_opts, overrides
 
 
-def compose_hparams_text(hparams_file, backbone: str = None) -> Tuple[str, dict]:
+def read_preset(folder: Path, name: str) -> dict:
+    """The settings of preset ``name``: ``<folder>/presets/<name>.yaml`` (``hparams/presets/paper.yaml``: the
+    paper's configuration)."""
+    path = Path(folder) / "presets" / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise UserError(f"unknown --preset={name}; choose one of {', '.join(known)} (files in {path.parent}) or null")
+    return dict(ruamel.yaml.YAML(typ="safe").load(path.read_text()) or {})
+
+
+def compose_hparams_text(hparams_file, backbone: str = None, preset: str = None) -> Tuple[str, dict]:
     """The backbone's YAML followed by the recipe's (the recipe's ``backbone`` key names the file), and
     the recipe's changes to that backbone's defaults: its ``backbone_schedule: {<backbone>: {key: value}}``
-    entry, which ``load_hparams`` applies as overrides that a command-line value still beats."""
+    entry, then the settings of its ``preset`` (``preset`` or the recipe's own key; ``read_preset``), which
+    ``load_hparams`` applies as overrides that a command-line value still beats."""
     hparams_file = Path(hparams_file)
     if not hparams_file.is_file():
         raise UserError(f"hparams file '{hparams_file}' does not exist")
@@ -93,9 +104,12 @@ def compose_hparams_text(hparams_file, backbone: str = None) -> Tuple[str, dict]
     if not backbone_file.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml"))
         raise UserError(f"unknown backbone '{name}'; choose one of {', '.join(known)} (files in {folder})")
-    schedule = (recipe.get("backbone_schedule") or {}).get(name) or {}
+    schedule = dict((recipe.get("backbone_schedule") or {}).get(name) or {})
+    preset = preset or recipe.get("preset")
+    if preset:
+        schedule.update(read_preset(hparams_file.parent, preset))
     text = f"# ---- {backbone_file}\n{backbone_file.read_text()}\n# ---- {hparams_file}\n{recipe_text}"
-    return text, dict(schedule)
+    return text, schedule
 
 
 def load_hparams(hparams_file, overrides: dict):
@@ -103,15 +117,15 @@ def load_hparams(hparams_file, overrides: dict):
 
     Unknown override keys and unfilled placeholders are ``UserError``s.
     """
-    text, schedule = compose_hparams_text(hparams_file, overrides.get("backbone"))
+    text, schedule = compose_hparams_text(hparams_file, overrides.get("backbone"), overrides.get("preset"))
     overrides = {**schedule, **overrides}
     try:
         hparams = load_hyperpyyaml(text, overrides)
     except KeyError as err:
         key = str(err).split("'")[1] if "'" in str(err) else str(err)
         if key in schedule:
-            raise UserError(f"{hparams_file}: backbone_schedule sets '{key}', which the backbone's file does not "
-                            "have; fix the recipe's hparams file") from None
+            raise UserError(f"{hparams_file}: its backbone_schedule or preset sets '{key}', which the hparams do "
+                            "not have; fix the recipe's hparams file or the preset") from None
         raise UserError(f"unknown hparam '--{key}'; see {hparams_file} and its backbone file for valid keys") from None
     except ValueError as err:
         message = str(err)
@@ -121,7 +135,7 @@ def load_hparams(hparams_file, overrides: dict):
         raise
     stream = io.StringIO()
     ruamel.yaml.YAML().dump({k: v for k, v in overrides.items()}, stream)
-    return hparams, f"{text}\n# ---- overrides (the recipe's backbone_schedule, then the command line)\n# " + \
+    return hparams, f"{text}\n# ---- overrides (the recipe's backbone_schedule, its preset, then the command line)\n# " + \
         stream.getvalue().replace("\n", "\n# ")
 
 

@@ -36,14 +36,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import ruamel.yaml  # noqa: E402
-import soundfile as sf  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 
 from audio_editing.api import Editor, Fit  # noqa: E402
 from audio_editing.cli import parse_arguments  # noqa: E402
 from audio_editing.data.audio import atomic_write, load_audio  # noqa: E402
 from audio_editing.editing.outputs import edit_wav_name  # noqa: E402
-from audio_editing.editing.checks import check_length, check_prompt  # noqa: E402
+from audio_editing.editing.checks import check_prompt  # noqa: E402
 from audio_editing.editing.recipe import SCHEDULES  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
 from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type, editor_class  # noqa: E402
@@ -315,7 +314,7 @@ class DemoEditor:
         self.layer_gains = editor.hparams["layer_gains"]
         self.clips = {}
         if manifest and Path(manifest).is_file():
-            self.clips = {e["id"]: e for e in read_manifest(manifest) if self.fits_window(e["wav"])}
+            self.clips = {e["id"]: e for e in read_manifest(manifest)}
 
     def hparams_file(self, edit_type: str) -> Path:
         return self.recipe_hparams / f"{edit_type}.yaml"
@@ -334,18 +333,16 @@ class DemoEditor:
                                                                   editor_class(edit_type))
         return self.editors[edit_type, method]
 
-    def fits_window(self, wav_path) -> bool:
-        return sf.info(str(wav_path)).duration <= self.window_seconds + 1e-6
-
     def check_upload(self, path) -> None:
-        """The recipes' checks of an input file (readable, finite, short enough) plus the size limit."""
+        """The demo's size limit, then the recipes' checks of an input file (readable, finite). The length is
+        not limited here: the edit runs a clip longer than the backbone's window in windows (``long_input``)."""
         path = Path(path)
         name = path.name
         if path.is_file() and path.stat().st_size > self.max_upload_mb * 2**20:
             raise UserError(f"'{name}' is {path.stat().st_size / 2**20:.1f} MB; the demo takes files up to "
-                            f"{self.max_upload_mb:g} MB (and {self.window_seconds:g} s)")
+                            f"{self.max_upload_mb:g} MB: trim it or save it as flac or ogg")
         with messages_naming(path, name):
-            check_length(load_audio(path, self.sample_rate), self, path)  # self: sample_rate, window_seconds
+            load_audio(path, self.sample_rate)
 
     def fit_settings(self, speed="fast", ft_mode=None, mask_start=None, mask_end=None) -> dict:
         """The visitor's choices as fit settings (they win over the demo's arguments)."""
@@ -496,8 +493,9 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
                     "more. The edit with the best score is marked best. For addition, the layer instead "
                     "generates the sound your clip lacks (the part of the prompt it matches least) and mixes it "
                     "over the clip at several gains. "
-                    f"Inputs: wav, flac or ogg, up to {editor.window_seconds:g} s and {editor.max_upload_mb:g} MB; "
-                    "one edit runs at a time, others wait in line.")
+                    f"Inputs: wav, flac or ogg, up to {editor.max_upload_mb:g} MB; a clip longer than the "
+                    f"model's window ({editor.window_seconds:g} s) is edited in overlapping windows, as on the "
+                    "command line. One edit runs at a time, others wait in line.")
         with gr.Row():
             with gr.Column():
                 audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath", format=None,

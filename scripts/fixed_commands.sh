@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fixed command set of a pure refactor: each recipe's default on a benchmark clip and a baseline.
+# The fixed command set of a pure refactor: each recipe's default on a benchmark clip, a baseline and the layer.
 # Run it before and after a change, then compare the wavs bit for bit:
 #   bash scripts/fixed_commands.sh /tmp/fixed_before
 #   bash scripts/fixed_commands.sh /tmp/fixed_after
@@ -39,3 +39,7 @@ clip() { echo "--input_wav=benchmarks/toy_world/$1_input.wav"; }
     --target_prompt="$(field addition_00 target_prompt)" --output_folder="$out/add_imagic"
 "$PY" recipes/addition/edit.py hparams/addition.yaml "$(clip addition_00)" --method=sdedit \
     --target_prompt="$(field addition_00 target_prompt)" --output_folder="$out/add_sdedit"
+"$PY" recipes/addition/edit.py hparams/addition.yaml "$(clip addition_00)" --method=layer \
+    --target_prompt="$(field addition_00 target_prompt)" --output_folder="$out/add_layer"
+"$PY" recipes/removal/edit.py hparams/removal.yaml "$(clip removal_00)" \
+    --target_prompt="$(field removal_00 target_prompt)" --output_folder="$out/rem"

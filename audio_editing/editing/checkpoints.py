@@ -22,13 +22,16 @@ from audio_editing.errors import UserError
 PHASES = ("embedding", "finetune", "done")
 # What steps 1-2 fit, besides the input and the target prompt (e_opt starts from its embedding):
 # a rerun that changes one of these fits again. Every other hparam (etas, sample_steps,
-# guidance_scale, eta0_guidance_scale, eta_selection, text_gain_margin, the scorer, ...) is read by
+# guidance_scale, eta_selection, the scorer, ...) is read by
 # step 3 only: a rerun that changes only those samples from the finished fit. Checkpoint and log
 # intervals and the run options (device, precision, compile) are neither.
 FIT_KEYS = ("backbone", "backbone_source", "init", "source_prompt", "emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank",
-            "lora_targets", "lora_lr", "loss_batch", "t_min", "t_max", "early_stop_interval",
-            "early_stop_patience", "early_stop_min_delta", "early_stop_draws", "seed", "input_peak",
+            "lora_targets", "lora_lr", "loss_batch", "t_min", "t_max", "seed", "input_peak",
             "window_overlap")
+# Fit settings since removed (early stopping, never adopted: docs/speed/README.md), in the identity at the only
+# values they could still have, so that earlier folders keep resuming and reusing their fits.
+RETIRED_FIT_SETTINGS = {"early_stop_interval": 0, "early_stop_patience": 2, "early_stop_min_delta": 0.01,
+                        "early_stop_draws": 16}
 # Fit settings added after edit folders existed: left out of the identity at these values, so that
 # earlier folders keep resuming and reusing their fits.
 FIT_DEFAULTS = {"init": "target", "source_prompt": None}
@@ -38,7 +41,7 @@ COMPLETE = "COMPLETE"  # written last into a checkpoint folder: a folder without
 def fit_identity(hparams, init: str, wav: torch.Tensor, target_prompt: Optional[str]) -> dict:
     """What a fit's checkpoints are trained for: the model input ``wav``, the prompt (left out when None: a fit
     whose ``init`` does not read it), the fit settings of ``hparams`` (``FIT_KEYS``)."""
-    settings = {key: getattr(hparams, key, None) for key in FIT_KEYS}
+    settings = {**{key: getattr(hparams, key, None) for key in FIT_KEYS}, **RETIRED_FIT_SETTINGS}
     if init != "source":
         settings["source_prompt"] = None  # unused: does not make another fit
     settings = {key: value for key, value in settings.items()

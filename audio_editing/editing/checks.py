@@ -41,13 +41,10 @@ def check_etas(etas) -> list:
 
 
 def check_selection(hparams) -> None:
-    """``eta_selection`` names a rule; ``text_gain_margin`` and ``onset_weight`` are numbers."""
+    """``eta_selection`` names a rule; ``onset_weight`` is a number."""
     if hparams.get("eta_selection") not in SELECTION_RULES:
         raise UserError(f"--eta_selection must be one of {', '.join(SELECTION_RULES)}, "
                         f"got {hparams.get('eta_selection')!r}")
-    if not isinstance(hparams.get("text_gain_margin"), (int, float)):
-        raise UserError(f"--text_gain_margin must be a number (a Text-score gain such as 0.05), "
-                        f"got {hparams.get('text_gain_margin')!r}")
     if not isinstance(hparams.get("onset_weight", ONSET_WEIGHT), (int, float)):
         raise UserError(f"--onset_weight must be a number (the weight of onset F1 beside the Text score, such as "
                         f"0.3), got {hparams.get('onset_weight')!r}")
@@ -55,7 +52,7 @@ def check_selection(hparams) -> None:
 
 def check_sampling(hparams) -> None:
     """``sample_start`` names a start of step 3, ``inversion_strength`` is in (0, 1], ``inversion_source``
-    names a condition to invert under (each a list of such, or one) and ``resample_jumps`` is a count the
+    names a condition to invert under and ``resample_jumps`` is a count the
     sampler can resample with."""
     start = hparams.get("sample_start", "noise")
     if start not in SAMPLE_STARTS:
@@ -79,17 +76,10 @@ def check_sampling(hparams) -> None:
     if jumps > 1 and not (isinstance(sampler, type) and issubclass(sampler, DDIMScheduler)):
         raise UserError(f"--resample_jumps={jumps} re-noises between DDIM steps; use the DDIM sampler or "
                         f"--resample_jumps=1")
-    sources = hparams.get("inversion_source", "e_opt")
-    listed = sources if isinstance(sources, (list, tuple)) else [sources]
-    def valid(x):
-        mixed = isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 1
-        return mixed or x in INVERSION_SOURCES
-
-    if not listed or not all(valid(x) for x in listed) or len(set(map(str, listed))) < len(listed):
-        raise UserError(f"--inversion_source must be one of {', '.join(INVERSION_SOURCES)} or a number in (0, 1) "
-                        f"(that share of e_opt mixed with the empty prompt: the condition the input is inverted "
-                        f"under), or a list of them such as [e_opt,empty] (one sweep each, the best kept), "
-                        f"got {sources!r}")
+    source = hparams.get("inversion_source", "e_opt")
+    if not isinstance(source, str) or source not in INVERSION_SOURCES:
+        raise UserError(f"--inversion_source must be one of {', '.join(INVERSION_SOURCES)} (the condition the input "
+                        f"is inverted under), got {source!r}")
 
 
 def check_init(hparams) -> None:
@@ -101,14 +91,6 @@ def check_init(hparams) -> None:
     if init == "source" and (source is None or not str(source).strip()):
         raise UserError("--init=source needs --source_prompt, a description of the input "
                         "(e.g. --source_prompt=\"a dog barks\")")
-
-
-def check_length(wav, backbone, input_path) -> None:
-    """Refuse input longer than the backbone's window (the web demo's upload limit; recipes edit in windows)."""
-    seconds = wav.shape[-1] / backbone.sample_rate
-    if seconds > backbone.window_seconds + 1e-6:
-        raise UserError(f"'{input_path}' is {seconds:.2f} s long but this backbone edits at most "
-                        f"{backbone.window_seconds:g} s; trim it or choose a backbone with a longer window")
 
 
 def check_prompt(prompt) -> str:

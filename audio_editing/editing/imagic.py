@@ -37,8 +37,8 @@ from audio_editing.data.windows import crossfade, cut_windows, window_starts
 from audio_editing.editing.background import restore_background
 from audio_editing.editing.checkpoints import (COMPLETE, PHASES, EditProgress, OptimizerState, TrainableUNetState,
                                                fit_fingerprint, fit_identity)
-from audio_editing.editing.sample_starts import (SampleStart, from_inversion, from_noise, guidance_scales,
-                                                 inversion_free, inversion_sources, inversion_strengths, sample_start)
+from audio_editing.editing.sample_starts import (SampleStart, from_inversion, from_noise,
+                                                 inversion_free, inversion_source, inversion_strengths, sample_start)
 from audio_editing.editing.selection import ONSET_WEIGHT, select_index, selection_keys
 from audio_editing.evaluation.metrics import mel_snr, onset_f1
 
@@ -111,18 +111,15 @@ class EditResult:
     outputs: Optional[torch.Tensor] = None  # [n_eta, channels, T] as written: the input's rate and layout
 
     selection: str = "max_sum"  # how best_index chooses (``select_index``)
-    text_gain_margin: float = 0.1
     onset_weight: float = ONSET_WEIGHT
 
     @property
     def best_index(self) -> int:
-        return select_index(self.scores, self.selection, self.metrics.get("text_clap_input"), self.text_gain_margin,
-                            self.onset_weight)
+        return select_index(self.scores, self.selection, self.onset_weight)
 
     def selection_key(self):
         """The rule's key of the chosen value (``selection_keys``): which of two sweeps chose better."""
-        return selection_keys(self.scores, self.selection, self.metrics.get("text_clap_input"), self.text_gain_margin,
-                              self.onset_weight)[self.best_index]
+        return selection_keys(self.scores, self.selection, self.onset_weight)[self.best_index]
 
 
 class ImagicEditor(sb.Brain):
@@ -133,9 +130,7 @@ class ImagicEditor(sb.Brain):
     ``lora_rank``, ``lora_targets`` (module names, None: the backbone's), ``lora_lr`` (step 2's learning
     rate with LoRA, None: ``ft_lr``), ``loss_batch`` (timesteps drawn
     per optimisation step), ``t_min``, ``t_max``,
-    ``early_stop_interval``, ``early_stop_patience``, ``early_stop_min_delta``, ``early_stop_draws``
-    (early stopping of steps 1 and 2, see ``converged``; interval 0: fixed step counts),
-    ``sample_steps``, ``guidance_scale``, ``eta0_guidance_scale`` (optional; see ``guidance_scales``),
+    ``sample_steps``, ``guidance_scale``,
     ``sampler``, ``seed``, ``ckpt_interval_steps``, ``ckpt_min_minutes``,
     ``log_interval``, ``input_peak`` (the peak level the model sees; outputs are scaled back),
     ``window_overlap`` (long inputs: overlap of consecutive windows, a fraction of the window),
@@ -245,19 +240,19 @@ class ImagicEditor(sb.Brain):
             e_target = backbone.encode_text([target_prompt])
 
         # Step 3: sample each eta, score, choose. Latents [n_values, n_windows, ...]; with several inversion
-        # strengths or sources one sweep each, and the sweep holding the value the selection rule prefers over
-        # all of them is kept
+        # strengths one sweep each, and the sweep holding the value the selection rule prefers over all of
+        # them is kept
         values = self.sweep_values()
         logger.info(("step 3: sample" if self.trains else f"{self.method}: sample")
                     + f" {len(values)} {self.sweep} values at {hp.sample_steps} steps, score them, choose one")
         text_input = self.input_text_score(wav, target_prompt)
-        strengths, sources = inversion_strengths(hp, self.sweep), inversion_sources(hp, self.sweep)
+        strengths = inversion_strengths(hp, self.sweep)
         maps = {}  # (source, window) -> its DDPM noise maps: one inversion serves every strength's sweep
-        sweeps = [SampleStart(sample_start(hp), strength, source, maps)
-                  for source in sources for strength in strengths]
+        sweeps = [SampleStart(sample_start(hp), strength, inversion_source(hp, self.sweep), maps)
+                  for strength in strengths]
         result = None
         for start in sweeps:
-            strength, source = start.strength, start.source
+            strength = start.strength
             latents = self.generate(values, e_target, start)
             with torch.no_grad():
                 decoded = self.decode_windows(latents.flatten(0, 1)).unflatten(0, latents.shape[:2])
@@ -270,18 +265,13 @@ class ImagicEditor(sb.Brain):
                                input_latent=self.z0.cpu(), sample_rate=backbone.sample_rate,
                                window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
                                resumed_from=self.resumed_from, selection=hp.eta_selection,
-                               text_gain_margin=hp.text_gain_margin,
                                onset_weight=float(getattr(hp, "onset_weight", ONSET_WEIGHT)))
             swept.scores = self.score(swept.wavs, wav, target_prompt, swept.sample_rate)
             swept.metrics["text_clap_input"] = text_input
             if strength is not None and len(strengths) > 1:
                 swept.metrics["inversion_strength"] = strength
-            if source is not None and len(sources) > 1:
-                swept.metrics["inversion_source"] = source
             if len(sweeps) > 1:
-                which = ", ".join([f"inversion strength {strength:g}"] * (len(strengths) > 1)
-                                  + [f"source {source}"] * (len(sources) > 1))
-                logger.info(f"{which}: best {self.sweep} "
+                logger.info(f"inversion strength {strength:g}: best {self.sweep} "
                             f"{swept.etas[swept.best_index]:g}, text {swept.scores['text_clap'][swept.best_index]:.3f}")
             if result is None or swept.selection_key() > result.selection_key():
                 result = swept
@@ -390,31 +380,6 @@ class ImagicEditor(sb.Brain):
         with self.evaluation_ctx:
             return self.compute_objectives(self.compute_forward(batch, None), batch, None).item()
 
-    def converged(self, phase: str, cond: TextCond) -> bool:
-        """Early stopping of steps 1 and 2 on the reconstruction criterion.
-
-        Every ``early_stop_interval`` steps the fixed-draw loss (``eval_loss`` on
-        ``early_stop_draws`` draws, the same draws at every check) is measured; the phase has
-        converged once ``early_stop_patience`` checks in a row improved on the best so far by less
-        than ``early_stop_min_delta`` (relative). The checks are kept with the losses, so a resumed
-        run stops where an uninterrupted one would. ``early_stop_interval: 0`` turns it off.
-        """
-        hp = self.hparams
-        interval = getattr(hp, "early_stop_interval", 0) or 0
-        if interval <= 0 or self.progress.step % interval:
-            return False
-        checks = self.progress.losses.setdefault("checks", {}).setdefault(phase, [])
-        checks.append([self.progress.step, self.eval_loss(cond, draws=hp.early_stop_draws)])
-        hp.train_logger.log_stats(stats_meta={"phase": phase, "check at step": self.progress.step},
-                                  train_stats={"reconstruction loss": checks[-1][1]})
-        best, stalls = float("inf"), 0
-        for _, loss in checks:
-            if loss < best * (1 - hp.early_stop_min_delta):
-                best, stalls = loss, 0
-            else:
-                stalls += 1
-        return stalls >= hp.early_stop_patience
-
     def record_eval_loss(self, name: str, cond: TextCond) -> None:
         """Log the fixed-draw loss once per milestone (kept across resumes)."""
         evals = self.progress.losses["eval"]
@@ -449,12 +414,6 @@ class ImagicEditor(sb.Brain):
                     self.hparams.train_logger.log_stats(
                         stats_meta={"phase": phase, "step": progress.step},
                         train_stats={"loss": sum(recent) / len(recent)})
-                if progress.step < steps and self.converged(phase, cond_fn()):
-                    logger.info(f"{phase}: reconstruction loss converged at step {progress.step} of {steps}")
-                    self.hparams.train_logger.log_stats(
-                        stats_meta={"phase": phase, "early stop at step": progress.step},
-                        train_stats={"loss": progress.losses["checks"][phase][-1][1]})
-                    break
                 if (progress.step % self.ckpt_interval_steps == 0 and progress.step < steps
                         and self.checkpoint_due()):
                     self.save_checkpoint()
@@ -482,12 +441,11 @@ class ImagicEditor(sb.Brain):
         n_windows = self.z0.shape[0]
         bar = tqdm(total=n_windows * hp.sample_steps, desc="step 3: sampling", dynamic_ncols=True,
                    disable=self.noprogressbar)
-        scales = guidance_scales(etas, hp.guidance_scale, getattr(hp, "eta0_guidance_scale", None))
         latents = []
         for window in range(n_windows):
             e_opt_window = e_opt.map(lambda x: x[window: window + 1])
             conds = TextCond.cat([e_opt_window.lerp(e_target, eta) for eta in etas])
-            window_scales = torch.tensor(scales, device=self.device).view(-1, 1, 1, 1)
+            window_scales = torch.full((len(etas), 1, 1, 1), float(hp.guidance_scale), device=self.device)
             z0 = self.z0[window: window + 1]
 
             def after_step(z, next_t, window=window):
@@ -551,7 +509,7 @@ class ImagicEditor(sb.Brain):
                 "mel_snr_to_input": snr.tolist(), "onset_f1": onset_f1(input_wav, wavs, sample_rate)}
 
     def input_text_score(self, wav: torch.Tensor, target_prompt: str) -> float:
-        """Text score of the input itself: what an edit's Text must beat (``text_gain`` selection)."""
+        """Text score of the input itself: what an edit's Text is compared with (``text_clap_input``)."""
         return self.hparams.scorer.text_scores(mixdown(wav, 1).cpu()[None], self.modules.backbone.sample_rate,
                                                [target_prompt]).item()
 

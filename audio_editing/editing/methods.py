@@ -14,9 +14,8 @@ METHOD_NAMES = ("imagic", *EDITORS)
 # guidance, the selection rule, the edit type's, input handling) is read by every method.
 METHOD_ONLY_KEYS = {
     "imagic": ("emb_steps", "emb_lr", "ft_steps", "ft_mode", "ft_lr", "lora_rank", "lora_targets", "lora_lr",
-               "loss_batch", "t_min", "t_max", "init", "source_prompt", "early_stop_interval", "early_stop_patience",
-               "early_stop_min_delta", "early_stop_draws", "etas", "sample_start", "inversion_strength",
-               "inversion_source", "attention_injection", "eta0_guidance_scale"),
+               "loss_batch", "t_min", "t_max", "init", "source_prompt", "etas", "sample_start", "inversion_strength",
+               "inversion_source", "attention_injection", "preset"),
     **{name: ("strengths",) for name in BASELINES},
     "layer": ("layer_gains", "layer_prompt"),
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 import speechbrain as sb
 
 from audio_editing.api import FIT_FILE, Editor, prompt_slug
-from audio_editing.cli import parse_arguments
+from audio_editing.cli import parse_arguments, read_preset
 from audio_editing.data.audio import atomic_write
 from audio_editing.editing.checkpoints import finished_fit
 from audio_editing.editing.checks import IDENTITY_FILE, check_edit_folder, check_output_folder, check_prompt
@@ -28,26 +28,20 @@ def as_flags(settings: dict) -> list:
 
     Example
     -------
-    >>> as_flags({"ft_lr": 0.000001, "eta0_guidance_scale": None})
-    ['--ft_lr=1e-06', '--eta0_guidance_scale=null']
+    >>> as_flags({"ft_lr": 0.000001, "source_prompt": None})
+    ['--ft_lr=1e-06', '--source_prompt=null']
     """
     return [f"--{key}={'null' if value is None else value}" for key, value in settings.items()]
 
 
-# Named schedules, as hparams: ``fast`` is the backbone's hparams file as is; ``paper`` is
-# the seed paper's (Adam 2e-3 x 500 on the embedding, 1e-6 x 1500 on the UNet, one timestep per
-# step, 200 DDIM steps).
-PAPER_STEPS = {"emb_steps": 500, "ft_steps": 1500, "sample_steps": 200}
-PAPER_RATES = {"emb_lr": 0.002, "ft_lr": 0.000001, "loss_batch": 1}
+# The paper's configuration is data: hparams/presets/paper.yaml (``--preset=paper``; the evaluator's
+# ``imagic_paper`` rows). Its schedule (steps and rates) is also the demo's "paper" speed and the speed
+# benchmark's; ``fast`` is the backbone's hparams file as is.
+PAPER_METHOD = read_preset(Path(__file__).resolve().parents[2] / "hparams", "paper")
+PAPER_STEPS = {key: PAPER_METHOD[key] for key in ("emb_steps", "ft_steps", "sample_steps")}
+PAPER_RATES = {key: PAPER_METHOD[key] for key in ("emb_lr", "ft_lr", "loss_batch")}
 PAPER_SETTINGS = as_flags(PAPER_RATES)
 SCHEDULES = {"paper": {**PAPER_RATES, **PAPER_STEPS}, "fast": {}}  # hparams for Editor.fit
-# The paper's whole configuration (the batch evaluator's ``imagic_paper`` rows): its schedule, full
-# fine-tuning, step 1 from the target prompt, step 3 from fresh noise with guidance 3 at every eta,
-# and the eta with the highest Text + Audio; nothing of the input put back (keep_background off).
-PAPER_METHOD = {**SCHEDULES["paper"], "ft_mode": "full", "init": "target", "sample_start": "noise",
-                "guidance_scale": 3.0, "eta0_guidance_scale": None, "eta_selection": "max_sum",
-                "keep_background": False,
-                "etas": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2]}  # the recipes' earlier grid: rows stay comparable
 
 
 @lru_cache(maxsize=1)

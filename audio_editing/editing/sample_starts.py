@@ -6,10 +6,10 @@ empty prompt: ``inversion_source``), the last ``inversion_strength`` of the step
 embedding; e_opt itself gives the input latent back, so timing is held while eta moves content.
 ``inversion_free``: the input latent moved by the difference of the fine-tuned model's predictions under e_int
 and e_opt (FlowEdit); eta=0 returns the input too.
-Several strengths or sources give one sweep each (``SampleStart``), the best kept by the editor.
+Several strengths give one sweep each (``SampleStart``), the best kept by the editor.
 """
 
-from typing import Callable, List, NamedTuple, Optional, Union
+from typing import Callable, List, NamedTuple, Optional
 
 import torch
 from diffusers import DDIMScheduler
@@ -19,7 +19,7 @@ from audio_editing.editing.inversion import (AfterStep, ddpm_noise_maps, denoise
                                              regenerate_from_maps)
 
 SAMPLE_STARTS = ("noise", "ddpm_inversion", "inversion_free")  # hparam sample_start
-INVERSION_SOURCES = ("e_opt", "empty")  # hparam inversion_source (or a number in (0, 1): a mix of the two)
+INVERSION_SOURCES = ("e_opt", "empty")  # hparam inversion_source
 
 
 class SampleStart(NamedTuple):
@@ -29,7 +29,7 @@ class SampleStart(NamedTuple):
 
     kind: str = "noise"
     strength: Optional[float] = None
-    source: Union[str, float, None] = None
+    source: Optional[str] = None
     maps: Optional[dict] = None
 
 
@@ -48,48 +48,20 @@ def inversion_strengths(hparams, sweep: str) -> List[Optional[float]]:
     return [float(x) for x in strengths] if isinstance(strengths, (list, tuple)) else [float(strengths)]
 
 
-def inversion_sources(hparams, sweep: str) -> List[Union[str, float, None]]:
-    """The conditions the input is inverted under when step 3 starts from its DDPM noise maps
-    (``inversion_source``: ``e_opt``, ``empty``, a number in (0, 1) for that share of e_opt mixed with the
-    empty prompt, or a list of them for one sweep each, the best kept); ``[None]`` for the other starts.
-    Under e_opt the fine-tuned model explains the input, so the maps hold little of it and eta moves the
-    sound freely (eta=0 returns the input); under the empty prompt they hold more of the input, its timing
-    with it (:func:`inversion_condition`)."""
+def inversion_source(hparams, sweep: str) -> Optional[str]:
+    """The condition the input is inverted under when step 3 starts from its DDPM noise maps
+    (``inversion_source``: ``e_opt`` or ``empty``); None for the other starts. Under e_opt the fine-tuned
+    model explains the input, so the maps hold little of it and eta moves the sound freely (eta=0 returns the
+    input); under the empty prompt they hold more of the input, its timing with it."""
     if sweep != "eta" or sample_start(hparams) != "ddpm_inversion":
-        return [None]
-    sources = getattr(hparams, "inversion_source", "e_opt")
-    return list(sources) if isinstance(sources, (list, tuple)) else [sources]
+        return None
+    return hparams.inversion_source
 
 
-def inversion_condition(backbone, source: Union[str, float], e_opt: TextCond) -> TextCond:
-    """The condition the input is inverted under for ``inversion_source`` ``source``: ``e_opt``, ``empty`` (the
-    backbone's null condition), or a number w in (0, 1): w * e_opt + (1 - w) * empty."""
-    if source == "e_opt":
-        return e_opt
-    empty = backbone.null_cond(e_opt)
-    return empty if source == "empty" else empty.lerp(e_opt, float(source))
-
-
-def guidance_scales(etas: List[float], guidance_scale: float, eta0_guidance_scale: Optional[float]) -> List[float]:
-    """Classifier-free guidance scale of each eta's sample.
-
-    ``guidance_scale`` at every eta (the paper), unless ``eta0_guidance_scale`` is set: then the
-    scale rises linearly from it at eta=0 to ``guidance_scale`` at eta>=1. Guidance extrapolates
-    away from the null prompt, which at eta=0 pushes the sample off the input that steps 1-2
-    fitted: 1.0 there samples the fine-tuned model as it is.
-
-    Example
-    -------
-    >>> guidance_scales([0.0, 0.5, 1.0, 1.2], 3.0, 1.0)
-    [1.0, 2.0, 3.0, 3.0]
-    >>> guidance_scales([0.0, 1.0], 3.0, None)
-    [3.0, 3.0]
-    """
-    full = float(guidance_scale)
-    if eta0_guidance_scale is None:
-        return [full] * len(etas)
-    start = float(eta0_guidance_scale)
-    return [start + (full - start) * min(max(float(eta), 0.0), 1.0) for eta in etas]
+def inversion_condition(backbone, source: str, e_opt: TextCond) -> TextCond:
+    """The condition the input is inverted under for ``inversion_source`` ``source``: ``e_opt``, or ``empty``
+    (the backbone's null condition)."""
+    return e_opt if source == "e_opt" else backbone.null_cond(e_opt)
 
 
 def from_noise(backbone, sampler, steps: int, noise: torch.Tensor, conds: TextCond, scales: torch.Tensor,

@@ -4,15 +4,13 @@ Each rule reads only the scorer's and the signal's numbers of a sweep (``scores`
 sum, onset F1 to the input, the filled span's Text), never the ground truth. ``select_index`` documents them.
 """
 
-from typing import Optional
-
 from audio_editing.errors import UserError
 
 ONSET_WEIGHT = 0.3  # text_onset's weight of onset F1 where hparams name none (style transfer's, decided on the judge)
-SELECTION_RULES = ("max_sum", "text_gain", "max_text", "text_onset", "text_onset_timed", "text_span")
+SELECTION_RULES = ("max_sum", "text_onset", "text_onset_timed", "text_span")
 
 
-def selection_keys(scores: dict, rule: str, text_input: Optional[float], margin: float, onset_weight: float) -> list:
+def selection_keys(scores: dict, rule: str, onset_weight: float = ONSET_WEIGHT) -> list:
     """What ``rule`` maximises, one comparable key per sweep value (see :func:`select_index`).
 
     Keys of two sweeps of one clip compare too: the value with the highest key over both is the one
@@ -21,8 +19,6 @@ def selection_keys(scores: dict, rule: str, text_input: Optional[float], margin:
     text = scores["text_clap"]
     if rule == "max_sum":
         return list(scores["sum"])
-    if rule == "max_text":
-        return list(text)
     if rule == "text_onset":
         return [t + onset_weight * o for t, o in zip(text, scores["onset_f1"])]
     if rule == "text_onset_timed":  # a value that shares no onset with the input ranks below every one that does
@@ -31,38 +27,29 @@ def selection_keys(scores: dict, rule: str, text_input: Optional[float], margin:
         if "text_clap_span" not in scores:
             raise UserError("eta_selection text_span reads the Text score of the filled span: inpainting only")
         return [t + s for t, s in zip(text, scores["text_clap_span"])]
-    if rule != "text_gain":
-        raise UserError(f"unknown eta_selection {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
-    if text_input is None:
-        raise ValueError("text_gain selection needs the input's Text score")
-    # an edit (Text gains the margin) by its Sum, above every non-edit by its Text
-    return [(1, total) if t - text_input >= margin else (0, t) for t, total in zip(text, scores["sum"])]
+    raise UserError(f"unknown eta_selection {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
 
 
-def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float] = None,
-                 margin: float = 0.1, onset_weight: float = ONSET_WEIGHT) -> int:
+def select_index(scores: dict, rule: str = "max_sum", onset_weight: float = ONSET_WEIGHT) -> int:
     """Index of the chosen sweep value.
 
     ``max_sum`` (the paper): the highest Text + Audio. It can choose a non-edit: the input
-    itself scores Text(input) + 1. ``text_gain``: the highest Text + Audio among the values whose
-    Text score beats the input's by at least ``margin`` (edits), and the highest Text when none
-    does. ``max_text``: the highest Text, whatever it costs the Audio score (the edit that follows
-    the prompt most; keeping the input is left to eta's range). ``text_onset``: the highest
-    Text + ``onset_weight`` x onset F1 to the input (style transfer: follow the prompt and keep the
-    input's onsets). ``text_onset_timed`` (style transfer's default): ``text_onset`` among the values that
+    itself scores Text(input) + 1. ``text_onset`` (addition's default): the highest
+    Text + ``onset_weight`` x onset F1 to the input (follow the prompt and keep the input's onsets).
+    ``text_onset_timed`` (style transfer's and removal's default): ``text_onset`` among the values that
     share some onset with the input (onset F1 > 0), all values when none does: an output whose every onset
-    moved has lost the input's timing, whatever its Text score. ``text_span`` (inpainting): the highest Text
+    moved has lost the input's timing, whatever its Text score. ``text_span`` (inpainting's): the highest Text
     of the whole clip + Text of the filled span alone (the scene follows the prompt, and so does what was
-    filled). None looks at anything but the scorer's and the signal's numbers.
+    filled). None looks at anything but the scorer's and the signal's numbers. Rules measured and not adopted
+    (the highest Text alone; the highest Sum among values whose Text gains a margin over the input's) are in the
+    selection-rule records of ``docs/experiments/``.
 
     Example
     -------
     >>> scores = {"text_clap": [0.60, 0.62, 0.70, 0.80], "audio_clap": [0.99, 0.96, 0.86, 0.70]}
     >>> scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
-    >>> select_index(scores, "max_sum"), select_index(scores, "text_gain", text_input=0.58, margin=0.1)
-    (0, 2)
-    >>> select_index(scores, "max_text")
-    3
+    >>> select_index(scores, "max_sum")
+    0
     >>> select_index({**scores, "onset_f1": [1.0, 1.0, 0.9, 0.4]}, "text_onset", onset_weight=0.3)
     2
     >>> select_index({**scores, "onset_f1": [0.2, 0.3, 0.0, 0.0]}, "text_onset", onset_weight=0.3)
@@ -72,5 +59,5 @@ def select_index(scores: dict, rule: str = "max_sum", text_input: Optional[float
     >>> select_index({**scores, "text_clap_span": [0.2, 0.5, 0.6, 0.3]}, "text_span")
     2
     """
-    keys = selection_keys(scores, rule, text_input, margin, onset_weight)
+    keys = selection_keys(scores, rule, onset_weight)
     return max(range(len(keys)), key=keys.__getitem__)

@@ -1,7 +1,7 @@
 """Batch evaluation over a manifest: every clip through each method, scores and a Table-1 summary.
 
 Methods: ``imagic`` (the recipes' defaults), ``imagic_paper`` (the paper's configuration,
-``recipe.PAPER_METHOD``), ``imagic_lora``, and the baselines ``sdedit``,
+``hparams/presets/paper.yaml``), ``imagic_lora``, and the baselines ``sdedit``,
 ``ddpm_inversion`` and ``inversion_free`` (``editing/baselines.py``), all on the recipes' backbone, each clip edited
 by its edit type's editor (so inpainting keeps its observed audio whatever the method); and two
 rows that are not edits, ``identity`` (the input unchanged) and ``reference`` (the reference edit).
@@ -43,7 +43,6 @@ from audio_editing.editing.baselines import FIXED_OUTPUTS, with_edit_type, with_
 from audio_editing.editing.edit_types import EDIT_TYPES, editor_class
 from audio_editing.editing.selection import ONSET_WEIGHT, select_index
 from audio_editing.editing.methods import EDITORS, flags_read_by, method_applies
-from audio_editing.editing.recipe import PAPER_METHOD, as_flags
 from audio_editing.editing.outputs import edit_wav_name
 from audio_editing.errors import UserError
 from audio_editing.evaluation.distributed import Shard
@@ -51,9 +50,9 @@ from audio_editing.evaluation.metrics import mel_snr
 from audio_editing.plots import plot_mean_scores_vs_sweep, plot_tradeoff
 
 # method -> extra recipe flags; the baselines' editors come from editing/baselines.py
-# (imagic: the recipes' defaults; imagic_paper: the paper's configuration, recipe.PAPER_METHOD)
+# (imagic: the recipes' defaults; imagic_paper: the paper's configuration, hparams/presets/paper.yaml)
 # (each row names its method to the recipe: a recipe's default ``method`` does not change the row)
-METHODS = {"imagic": ["--method=imagic"], "imagic_paper": [*as_flags(PAPER_METHOD), "--method=imagic"],
+METHODS = {"imagic": ["--method=imagic"], "imagic_paper": ["--preset=paper", "--method=imagic"],
            "imagic_lora": ["--ft_mode=lora", "--method=imagic"], "sdedit": ["--method=sdedit"],
            "ddpm_inversion": ["--method=ddpm_inversion"], "inversion_free": ["--method=inversion_free"],
            "layer": ["--method=layer"], "identity": [], "reference": []}
@@ -74,7 +73,7 @@ SETTINGS_FILE = "evaluate.json"
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
 NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
 # keys that only choose among the outputs (``--rejudge --reselect`` chooses again): a results folder stays valid
-SELECTION_KEYS = ("eta_selection", "text_gain_margin", "onset_weight")
+SELECTION_KEYS = ("eta_selection", "onset_weight")
 # best_eta: the chosen eta, or the chosen strength for a baseline; inversion_strength and inversion_source: the
 # method's sweep kept, where step 3 swept several inversion strengths or sources
 RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "inversion_strength", "inversion_source", *JUDGE_COLUMNS,
@@ -282,19 +281,10 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
     return lines
 
 
-# rules compared on the judge (the first is the paper's) with their parameter: text_gain's margin (a Text
-# gain over the input), text_onset's onset weight
-ONSET_RULES = ("text_onset", "text_onset_timed")  # their parameter is the onset weight
-SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_gain", 0.02), ("text_gain", 0.05), ("text_gain", 0.1),
-                       ("text_gain", 0.15), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT),
-                       ("text_onset_timed", ONSET_WEIGHT), ("text_span", 0.0))
-
-
-def select_compared(scores: dict, rule: str, parameter: float, text_input: float) -> int:
-    """``select_index`` with a ``SELECTIONS_COMPARED`` entry's parameter in its place."""
-    if rule in ONSET_RULES:
-        return select_index(scores, rule, text_input, onset_weight=parameter)
-    return select_index(scores, rule, text_input, margin=parameter)
+# the rules compared on the judge (the first is the paper's), each at its onset weight where it reads one
+ONSET_RULES = ("text_onset", "text_onset_timed")
+SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_onset", ONSET_WEIGHT), ("text_onset_timed", ONSET_WEIGHT),
+                       ("text_span", 0.0))
 
 
 SWEEP_SCORES = ("text_clap", "audio_clap", "sum", "onset_f1")  # what the selection rules read (and the span's)
@@ -320,16 +310,13 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
     """Judge success at the value each selection rule chooses, per edit type and method, and at the best
     value of the sweep (what a perfect rule would reach)."""
     sweeps = sweeps_by_clip(per_eta)
-    text_input = {(r["id"], r["method"]): float(r["text_clap_input"]) for r in rows
-                  if r.get("text_clap_input") not in (None, "", "None")}
-    if not sweeps or not text_input:
+    chosen_rows = {(r["id"], r["method"]) for r in rows}
+    if not sweeps:
         return []
-    names = [f"{rule} {margin:g}" if rule == "text_gain" or rule in ONSET_RULES else rule
-             for rule, margin in SELECTIONS_COMPARED]
+    names = [f"{rule} {weight:g}" if rule in ONSET_RULES else rule for rule, weight in SELECTIONS_COMPARED]
     lines = ["## Selection rules, judged", "",
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
-             "paper's, highest Text + Audio; `text_gain m`: the highest Text + Audio among the values whose Text "
-             "beats the input's by m, else the highest Text; `max_text`: the highest Text; `text_onset w`: the highest Text + "
+             "paper's, highest Text + Audio; `text_onset w`: the highest Text + "
              "w x onset F1 to the input; `text_onset_timed w`: the same among the values sharing an onset with the "
              "input (onset F1 > 0), all when none does; `text_span`: the highest Text + Text of the filled span alone, inpainting "
              "only), and at the best value of each clip's sweep (no rule can do better).", "",
@@ -337,18 +324,18 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
              "|" + "---|" * (len(names) + 4)]
     groups: Dict[tuple, List[tuple]] = {}
     for (clip, method), sweep in sweeps.items():
-        if (clip, method) in text_input:
+        if (clip, method) in chosen_rows:
             groups.setdefault((sweep[0]["edit_type"], method), []).append((clip, method))
     for (edit_type, method), keys in sorted(groups.items(), key=lambda item: (
             EDIT_TYPES.index(item[0][0]), list(METHODS).index(item[0][1]) if item[0][1] in METHODS else 99)):
         cells = []
-        for rule, margin in SELECTIONS_COMPARED:
+        for rule, weight in SELECTIONS_COMPARED:
             chosen = []
             for key in keys:
                 scores = sweep_scores(sweeps[key])
                 if rule == "text_span" and "text_clap_span" not in scores:
                     break  # inpainting's rule
-                index = select_compared(scores, rule, margin, text_input[key])
+                index = select_index(scores, rule, weight)
                 chosen.append({"judge_success": sweeps[key][index]["judge_success"]})
             cells.append(success_cell(chosen) if chosen else "-")
         best = [{"judge_success": max(float(r["judge_success"]) for r in sweeps[key])} for key in keys]
@@ -564,11 +551,14 @@ def check_entries(entries: List[dict]) -> None:
 
 
 def hparams_fingerprints(repo: Path, edit_types, backbone: str = None) -> Dict[str, str]:
-    """{edit type: sha1 of its recipe's and backbone's hparams as they would be joined}; comments, blank
-    lines and the selection keys are left out, so only a changed value that changes an edit changes it."""
+    """{edit type: sha1 of its recipe's and backbone's hparams as they would be joined, and of the presets the
+    rows may apply}; comments, blank lines and the selection keys are left out, so only a changed value that
+    changes an edit changes it."""
     prints = {}
+    presets = "".join(f"\n{path.read_text()}" for path in sorted((repo / "hparams" / "presets").glob("*.yaml")))
     for edit_type in sorted(set(edit_types)):
         text, _ = compose_hparams_text(repo / "hparams" / f"{edit_type}.yaml", backbone)
+        text += presets
         lines = (re.sub(r"\s+#.*$", "", line).rstrip() for line in text.splitlines())
         body = "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#")
                           and line.partition(":")[0].strip() not in SELECTION_KEYS)
@@ -673,22 +663,21 @@ CHOSEN_COLUMNS = ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span"
                   "ref_mel_snr_span", *JUDGE_COLUMNS)
 
 
-def reselect(rows: List[dict], sweeps: Dict[tuple, List[dict]], rule: str, margin: float,
+def reselect(rows: List[dict], sweeps: Dict[tuple, List[dict]], rule: str,
              onset_weight: float = ONSET_WEIGHT) -> None:
     """Choose every row's value again with ``rule`` (``select_index``) from its sweep's scores, in place."""
     for row in rows:
         sweep = sweeps.get((row["id"], row["method"]), [])
-        if not sweep or row.get("text_clap_input") in (None, ""):
+        if not sweep:
             continue
-        scores = sweep_scores(sweep)
-        chosen = sweep[select_index(scores, rule, float(row["text_clap_input"]), margin, onset_weight)]
+        chosen = sweep[select_index(sweep_scores(sweep), rule, onset_weight)]
         row["best_eta"] = chosen["eta"]
         row.update({k: chosen[k] for k in CHOSEN_COLUMNS if chosen.get(k) not in (None, "")})
 
 
 def rejudge(entries: List[dict], output_folder: Path, judge, selection: tuple = None) -> List[dict]:
     """Recompute the judge's columns of every finished row of ``output_folder`` from the outputs it wrote
-    (after the judge changed), editing nothing; with ``selection`` = (rule, margin[, onset weight]), choose every row's
+    (after the judge changed), editing nothing; with ``selection`` = (rule[, onset weight]), choose every row's
     value again with that rule (the written best.wav files stay as their edits chose). Rewrites the tables
     and figures; returns the rows."""
     if judge is None:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from audio_editing.cli import list_arg, run_cli, split_own_arguments
 from audio_editing.errors import UserError
-from audio_editing.editing.selection import ONSET_WEIGHT
 from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, rejudge, select_edit_types
 from audio_editing.evaluation.distributed import Shard
 
@@ -39,8 +38,7 @@ def main(argv):
     entries = select_edit_types(read_manifest(hparams["manifest"]), hparams.get("edit_types"))
     output_folder = Path(hparams["output_folder"])
     if hparams["rejudge"]:
-        selection = (hparams["reselect"], hparams["reselect_margin"],
-                     hparams.get("reselect_onset_weight", ONSET_WEIGHT)) if hparams["reselect"] else None
+        selection = (hparams["reselect"], hparams["reselect_onset_weight"]) if hparams["reselect"] else None
         rows = rejudge(entries, output_folder, hparams["judge"], selection)
         print((output_folder / "results.md").read_text())
         print(f"{len(rows)} results judged again in {output_folder / 'results.csv'}")

@@ -97,7 +97,7 @@ def test_sampling_at_eta_1_without_a_fit_equals_the_pipeline(backbone, pipe):
     """Step 3 of the method (``ImagicEditor.sample_edits``, e_int = e_target) with the model card's sampler."""
     seed, steps, guidance = 7, 6, 7.0
     editor = ImagicEditor(modules={"backbone": backbone}, hparams=dict(
-        seed=seed, sample_steps=steps, guidance_scale=guidance, eta0_guidance_scale=None,
+        seed=seed, sample_steps=steps, guidance_scale=guidance,
         sampler=lambda config: model_sampler(config, seed)), run_opts={"device": "cpu", "noprogressbar": True})
     editor.z0 = torch.zeros(1, *backbone.encode_audio(torch.zeros(1, 2, 2048)).shape[1:])
     with torch.no_grad():

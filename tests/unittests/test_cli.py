@@ -1,4 +1,5 @@
-"""hparams composition: a recipe's backbone_schedule changes its backbone's defaults; the command line beats it."""
+"""hparams composition: a recipe's backbone_schedule changes its backbone's defaults, a preset changes both; the
+command line beats them."""
 
 import pytest
 
@@ -34,5 +35,33 @@ def test_the_command_line_beats_backbone_schedule(recipe):
 
 def test_backbone_schedule_with_a_key_the_backbone_lacks_is_a_clear_error(recipe):
     recipe.write_text(RECIPE.replace("small: {ft_steps: 150}", "small: {ft_stepz: 150}"))
-    with pytest.raises(UserError, match="backbone_schedule sets 'ft_stepz'"):
+    with pytest.raises(UserError, match="backbone_schedule or preset sets 'ft_stepz'"):
         load_hparams(recipe, {})
+
+
+def test_a_preset_applies_over_the_schedule_and_the_command_line_beats_it(recipe):
+    (recipe.parent / "presets").mkdir()
+    (recipe.parent / "presets" / "paper.yaml").write_text("ft_steps: 1500\nemb_steps: 500\n")
+    recipe.write_text(RECIPE + "preset: null\n")
+    hparams, resolved = load_hparams(recipe, {"preset": "paper"})
+    assert (hparams["ft_steps"], hparams["emb_steps"]) == (1500, 500) and "ft_steps: 1500" in resolved
+    hparams, _ = load_hparams(recipe, {"preset": "paper", "emb_steps": 5})
+    assert (hparams["ft_steps"], hparams["emb_steps"]) == (1500, 5)
+    assert load_hparams(recipe, {})[0]["ft_steps"] == 150  # no preset: the file's own
+    with pytest.raises(UserError, match=r"unknown --preset=papr; choose one of paper \(files in"):
+        load_hparams(recipe, {"preset": "papr"})
+
+
+def test_the_shipped_paper_preset_is_the_paper_s_configuration_on_every_recipe():
+    from audio_editing.api import Editor
+    from tests.conftest import REPO
+
+    for recipe in ("addition", "style_transfer", "inpainting", "removal"):
+        hparams, _ = load_hparams(REPO / "hparams" / f"{recipe}.yaml", {
+            "preset": "paper", "input_wav": "x.wav", "target_prompt": "a dog barks", "edit_id": "x"})
+        assert (hparams["emb_steps"], hparams["emb_lr"], hparams["ft_steps"], hparams["ft_lr"]) == (500, 0.002, 1500, 1e-6)
+        assert (hparams["sample_steps"], hparams["guidance_scale"], hparams["loss_batch"]) == (200, 3.0, 1)
+        assert (hparams["init"], hparams["sample_start"], hparams["eta_selection"]) == ("target", "noise", "max_sum")
+        assert hparams["ft_mode"] == "full" and hparams["keep_background"] is False
+    with pytest.raises(UserError, match="--preset is not read by --method=sdedit"):
+        Editor.from_hparams(REPO / "hparams" / "addition.yaml", {"preset": "paper", "method": "sdedit"})
