@@ -47,7 +47,7 @@ from audio_editing.editing.recipe import SCHEDULES  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
 from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type, editor_class  # noqa: E402
 from audio_editing.editing.methods import flags_read_by, read_only_by_others  # noqa: E402
-from audio_editing.evaluation.batch import read_manifest  # noqa: E402
+from audio_editing.evaluation.manifests import read_manifest  # noqa: E402
 
 
 COOKIE = "audio_editing_visitor"

@@ -60,7 +60,7 @@ sys.path.insert(0, str(REPO))
 
 from audio_editing.editing.recipe import PAPER_SETTINGS, PAPER_STEPS, recipe_edit  # noqa: E402
 from audio_editing.editing.edit_types import editor_class  # noqa: E402
-from audio_editing.evaluation.batch import read_manifest  # noqa: E402
+from audio_editing.evaluation.manifests import read_manifest  # noqa: E402
 
 PHASES = ("encode", "embedding", "finetune", "sampling", "scoring")
 # The phase each step count drives: a shortened paper run scales these phases' seconds back up.

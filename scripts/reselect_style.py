@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Style transfer under ``text_onset`` and ``text_onset_timed``, chosen again from the committed sweeps.
 
-Every row of the style-transfer results table, re-chosen with ``audio_editing.evaluation.batch.reselect``
+Every row of the style-transfer results table, re-chosen with ``audio_editing.evaluation.rejudge.reselect``
 (what ``--rejudge --reselect`` does to a results folder) from the CSVs committed in the experiment records:
 
 * the baselines' ``eta_scores`` hold their whole strength sweep, so their re-choice is exact;
@@ -17,7 +17,7 @@ import copy
 import csv
 from pathlib import Path
 
-from audio_editing.evaluation.batch import reselect
+from audio_editing.evaluation.rejudge import reselect
 
 DOCS = Path("docs/experiments")
 ETAS = "2026-12-02-style-transfer-eta-range/"                #  the default with etas to 1.5, sets 27, 1, 2
@@ -69,8 +69,8 @@ def main():
             if not rows:
                 continue
             old, new = list(rows.values()), copy.deepcopy(list(rows.values()))
-            reselect(old, sweeps, "text_onset", 0.1, 0.3)
-            reselect(new, sweeps, "text_onset_timed", 0.1, 0.3)
+            reselect(old, sweeps, "text_onset", 0.3)
+            reselect(new, sweeps, "text_onset_timed", 0.3)
             note = ""
             if method == "imagic":
                 moved = [r["id"] for r in old if float(r["onset_f1"]) <= 0]

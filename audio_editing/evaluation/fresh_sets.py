@@ -22,10 +22,14 @@ from typing import Callable, Dict, List, Optional
 
 from audio_editing.cli import list_arg
 from audio_editing.data.audio import atomic_write
+from audio_editing.editing.edit_types import EDIT_TYPES
 from audio_editing.editing.methods import method_applies
 from audio_editing.errors import UserError
 from audio_editing.evaluation import batch
 from audio_editing.evaluation.distributed import Shard
+from audio_editing.evaluation.manifests import read_manifest
+from audio_editing.evaluation.rows import METHODS, read_results, write_csv
+from audio_editing.evaluation.tables import wilson_interval
 
 POOLED_COLUMNS = ["edit_type", "method", "set", "clips", "successes", "success_rate", "wilson_low", "wilson_high",
                   "preservation"]
@@ -123,9 +127,9 @@ def evaluate_fresh_sets(seeds: List[int], decision_seeds: List[int], n_per_type:
     seeds = fresh_seeds(decision_seeds, seeds=seeds)
     output_folder = Path(output_folder)
     methods = list_arg(methods)
-    unknown = [m for m in methods if m not in batch.METHODS]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise UserError(f"--methods={methods}: choose from {', '.join(batch.METHODS)}")
+        raise UserError(f"--methods={methods}: choose from {', '.join(METHODS)}")
     if judge is None:
         raise UserError("fresh sets are scored by the judge: set --judge_source to a model folder with a judge/ "
                         "inside (the toy world's: embedded:toy_world)")
@@ -140,17 +144,17 @@ def evaluate_fresh_sets(seeds: List[int], decision_seeds: List[int], n_per_type:
     manifests = make_sets(output_folder, seeds, n_per_type, make_set)  # all there now: read only
     results = {}
     for seed, manifest in manifests.items():
-        entries = batch.read_manifest(manifest)
+        entries = read_manifest(manifest)
         for edit_type in dict.fromkeys(e["edit_type"] for e in entries):
             batch.evaluate_manifest([e for e in entries if e["edit_type"] == edit_type],
                                     [m for m in methods if method_applies(m, edit_type)], output_folder / f"seed{seed}",
                                     edit_args, repo, shard, judge)
         ids = {e["id"] for e in entries}
-        results[seed] = [r for r in batch.read_results(output_folder / f"seed{seed}" / "results.csv")
+        results[seed] = [r for r in read_results(output_folder / f"seed{seed}" / "results.csv")
                          if r["id"] in ids and r["method"] in methods]
     if shard.is_main:
         rows = pooled_rows(results)
-        batch.write_csv(output_folder / "pooled.csv", rows, POOLED_COLUMNS)
+        write_csv(output_folder / "pooled.csv", rows, POOLED_COLUMNS)
         table = pooled_table(rows, seeds, decision_seeds)
         atomic_write(output_folder / "pooled.md", lambda tmp: Path(tmp).write_text(table))
     return results
@@ -178,8 +182,8 @@ def pooled_rows(results: Dict[int, List[dict]]) -> List[dict]:
 
     def order(key):
         edit_type, method = key
-        return (batch.EDIT_TYPES.index(edit_type) if edit_type in batch.EDIT_TYPES else len(batch.EDIT_TYPES),
-                list(batch.METHODS).index(method) if method in batch.METHODS else len(batch.METHODS))
+        return (EDIT_TYPES.index(edit_type) if edit_type in EDIT_TYPES else len(EDIT_TYPES),
+                list(METHODS).index(method) if method in METHODS else len(METHODS))
 
     table = []
     for (edit_type, method), by_set in sorted(groups.items(), key=lambda item: order(item[0])):
@@ -188,7 +192,7 @@ def pooled_rows(results: Dict[int, List[dict]]) -> List[dict]:
             successes = judged(rows, "judge_success")
             if not successes:
                 continue
-            low, high = batch.wilson_interval(sum(successes), len(successes))
+            low, high = wilson_interval(sum(successes), len(successes))
             preservation = judged(rows, "judge_preservation")
             table.append({"edit_type": edit_type, "method": method, "set": name, "clips": len(successes),
                           "successes": round(sum(successes)), "success_rate": sum(successes) / len(successes),

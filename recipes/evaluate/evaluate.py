@@ -24,8 +24,10 @@ from pathlib import Path
 
 from audio_editing.cli import list_arg, run_cli, split_own_arguments
 from audio_editing.errors import UserError
-from audio_editing.evaluation.batch import evaluate_manifest, read_manifest, rejudge, select_edit_types
+from audio_editing.evaluation.batch import evaluate_manifest
 from audio_editing.evaluation.distributed import Shard
+from audio_editing.evaluation.manifests import read_manifest, select_edit_types
+from audio_editing.evaluation.rejudge import rejudge
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -25,8 +25,9 @@ import torch
 
 from audio_editing.cli import run_cli
 from audio_editing.data.audio import load_audio
+from audio_editing.editing.edit_types import EDIT_TYPES
 from audio_editing.errors import UserError
-from audio_editing.evaluation.batch import EDIT_TYPES, read_manifest
+from audio_editing.evaluation.manifests import read_manifest
 from audio_editing.registry import load_judge
 from audio_editing.toy_world.judge import SoundEventDetector
 from audio_editing.toy_world.judge_train import check_judge, make_judge_clips

@@ -12,7 +12,7 @@ import torch
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.recipe import run_edit
 from audio_editing.editing.edit_types import editor_class
-from audio_editing.evaluation.batch import written_outputs
+from audio_editing.evaluation.rows import written_outputs
 from audio_editing.evaluation.clap import load_scorer
 from audio_editing.registry import PRETRAINED_DIR, load_judge
 from audio_editing.toy_world.checks import generation_recognition

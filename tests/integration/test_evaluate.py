@@ -12,6 +12,9 @@ import torch
 from audio_editing.data.audio import load_audio
 from audio_editing.errors import UserError
 from audio_editing.evaluation import batch
+from audio_editing.evaluation.manifests import check_entries, read_manifest, select_edit_types
+from audio_editing.evaluation.rejudge import rejudge
+from audio_editing.evaluation.rows import JUDGE_COLUMNS, METHODS, RESULT_COLUMNS, read_results
 from tests.conftest import REPO, TINY_SECONDS, tiny_args, tiny_eval_args, write_scene_clip
 
 
@@ -23,7 +26,7 @@ def test_manifest_formats_agree(tmp_path):
     (tmp_path / "authors" / "addition").mkdir(parents=True)
     (tmp_path / "authors" / "addition" / "a.txt").write_text(f"{tmp_path / 'a.wav'}\na dog barks\n")
     for name, clip_id in (("m.json", "a"), ("m.csv", "a"), ("authors", "addition_a")):  # authors': type in the id
-        entries = batch.read_manifest(tmp_path / name)
+        entries = read_manifest(tmp_path / name)
         assert [(e["id"], e["wav"], e["target_prompt"], e["edit_type"]) for e in entries] == \
                [(clip_id, str(tmp_path / "a.wav"), "a dog barks", "addition")]
 
@@ -31,7 +34,7 @@ def test_manifest_formats_agree(tmp_path):
 def test_unknown_edit_type_is_a_user_error(tmp_path):
     (tmp_path / "m.csv").write_text("id,wav,target_prompt,edit_type\na,a.wav,x,declipping\n")
     with pytest.raises(UserError, match="unknown edit_type"):
-        batch.read_manifest(tmp_path / "m.csv")
+        read_manifest(tmp_path / "m.csv")
 
 
 def write_authors_folder(root):
@@ -52,7 +55,7 @@ def write_authors_folder(root):
 
 
 def test_the_authors_folder_reads_with_the_edit_type_from_the_first_folder(tmp_path):
-    entries = batch.read_manifest(write_authors_folder(tmp_path / "audio_text_pairs"))
+    entries = read_manifest(write_authors_folder(tmp_path / "audio_text_pairs"))
     assert [(e["id"], e["edit_type"], e["wav"]) for e in entries] == [  # in path order: 'S' before 'a'
         ("style_transfer_x_s1", "style_transfer", str(tmp_path / "audio_text_pairs/Style-Transfer/x/s1.wav")),
         ("addition_audit_e1", "addition", str(tmp_path / "audio_text_pairs/addition/audit/e1.wav")),
@@ -67,23 +70,23 @@ def test_a_bad_authors_folder_stops_with_one_error_saying_what_to_fix(tmp_path):
         (root / "addition" / f"lost{i}" / f"e{i}.txt").write_text(f"e{i}.wav\na cat meows\n")
     with pytest.raises(UserError, match=r"^4 \.txt file\(s\) of .* name a wav that does not exist "
                                         r"\(.*lost0/e0\.txt, .*lost1/e1\.txt, .*lost2/e2\.txt and 1 more\)"):
-        batch.read_manifest(root)
+        read_manifest(root)
     shutil.rmtree(root / "addition" / "lost3")
     for i in range(3):
         shutil.copy(root / "addition/audit/e1.wav", root / "addition" / f"lost{i}" / f"e{i}.wav")
-    assert len(batch.read_manifest(root)) == 7
+    assert len(read_manifest(root)) == 7
     (root / "addition" / "audit_e1.txt").write_text("audit/e1.wav\na dog barks\n")
     with pytest.raises(UserError, match="both give clip id 'addition_audit_e1'.*rename one"):
-        batch.read_manifest(root)
+        read_manifest(root)
     (root / "addition" / "audit_e1.txt").unlink()
     (root / "declipping" / "a").mkdir(parents=True)
     (root / "declipping" / "a" / "c.txt").write_text("c.wav\nclean\n")
     with pytest.raises(UserError, match="'declipping' is not an edit type; the first folder below it must be"):
-        batch.read_manifest(root)
+        read_manifest(root)
     shutil.rmtree(root / "declipping")
     (root / "notes.txt").write_text("e1.wav\nx\n")
     with pytest.raises(UserError, match="notes.txt: a .txt directly in the manifest folder has no edit type"):
-        batch.read_manifest(root)
+        read_manifest(root)
 
 
 @pytest.mark.slow
@@ -96,7 +99,7 @@ def test_evaluate_edits_every_clip_of_the_authors_folder(tmp_path, tiny_model_di
     done = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = batch.read_results(out / "results.csv")
+    rows = read_results(out / "results.csv")
     assert [(r["id"], r["edit_type"]) for r in rows] == [
         ("style_transfer_x_s1", "style_transfer"), ("addition_audit_e1", "addition"),
         ("addition_other_e1", "addition"), ("inpainting_gaps_i1", "inpainting")]
@@ -134,17 +137,17 @@ def test_the_authors_published_folder_gives_every_clip_its_own_id(tmp_path):
     import soundfile
 
     root = write_published_authors_folder(tmp_path / "audio_text_pairs", seconds=10.0)
-    entries = batch.read_manifest(root)
+    entries = read_manifest(root)
     assert sorted((e["id"], e["wav"]) for e in entries) == sorted(
         (clip.replace("/", "_"), str(root / f"{clip}.wav")) for clip, _, _ in AUTHORS_CLIPS)
     assert [soundfile.info(e["wav"]).channels for e in entries if e["id"] in ("addition_e1", "inpainting_e3")] == [2, 2]
-    batch.check_entries(entries)  # 10 s, stereo and mono alike
+    check_entries(entries)  # 10 s, stereo and mono alike
 
 
 @pytest.mark.slow
 def test_evaluate_edits_every_clip_of_the_authors_published_folder(tmp_path, tiny_model_dir):
     root = write_published_authors_folder(tmp_path / "audio_text_pairs", seconds=TINY_SECONDS)
-    entries = batch.read_manifest(root)
+    entries = read_manifest(root)
     out = tmp_path / "eval"
     rows = batch.evaluate_manifest(entries, ["sdedit"], out, tiny_eval_args(tiny_model_dir, "--strengths=[1]"), REPO)
     found, edited = {e["id"] for e in entries}, [r["id"] for r in rows]
@@ -154,15 +157,15 @@ def test_evaluate_edits_every_clip_of_the_authors_published_folder(tmp_path, tin
 
 
 def test_edit_types_select_clips_of_the_manifest():
-    entries = batch.read_manifest(REPO / "benchmarks/toy_world/manifest.json")
-    chosen = batch.select_edit_types(entries, "[style_transfer, inpainting]")  # as the command line gives it
+    entries = read_manifest(REPO / "benchmarks/toy_world/manifest.json")
+    chosen = select_edit_types(entries, "[style_transfer, inpainting]")  # as the command line gives it
     assert len(chosen) == 18 and {e["edit_type"] for e in chosen} == {"style_transfer", "inpainting"}
-    assert batch.select_edit_types(entries, None) == entries
+    assert select_edit_types(entries, None) == entries
     for bad in (["declipping"], []):
         with pytest.raises(UserError, match="choose one or more of addition"):
-            batch.select_edit_types(entries, bad)
+            select_edit_types(entries, bad)
     with pytest.raises(UserError, match="no clip of edit type inpainting"):
-        batch.select_edit_types([e for e in entries if e["edit_type"] == "addition"], ["inpainting"])
+        select_edit_types([e for e in entries if e["edit_type"] == "addition"], ["inpainting"])
 
 
 @pytest.mark.slow
@@ -173,7 +176,7 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
         "a": {"wav": "a.wav", "target_prompt": "a knock and a dog barks", "edit_type": "addition",
               "added_prompt": "a dog barks", "reference": "b.wav"},
         "b": {"wav": "b.wav", "target_prompt": "a siren wails", "edit_type": "style_transfer"}}))
-    entries = batch.read_manifest(tmp_path / "m.json")
+    entries = read_manifest(tmp_path / "m.json")
     out = tmp_path / "eval"
     args = tiny_eval_args(tiny_model_dir)
 
@@ -190,7 +193,7 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
     monkeypatch.setattr(recipe, "run_edit", dies_on_second_clip)
     with pytest.raises(KeyboardInterrupt):
         batch.evaluate_manifest(entries, ["imagic"], out, args, REPO)
-    assert [r["id"] for r in batch.read_results(out / "results.csv")] == ["a"]
+    assert [r["id"] for r in read_results(out / "results.csv")] == ["a"]
 
     edited.clear()
     monkeypatch.setattr(recipe, "run_edit", lambda editor, argv: edited.append(argv) or real_run_edit(editor, argv))
@@ -199,7 +202,7 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
     assert [r["id"] for r in rows] == ["a", "b"]
     table = (out / "results.md").read_text()
     assert "| addition | imagic | 1 |" in table and "| style_transfer | imagic | 1 |" in table
-    first = batch.read_results(out / "results.csv")[0]
+    first = read_results(out / "results.csv")[0]
     assert first["ref_mel_snr"] and first["added_text_clap"] and first["text_clap_input"]
 
 
@@ -225,13 +228,13 @@ def write_manifest(folder, edit_types=("addition", "inpainting")):
 
 @pytest.mark.slow
 def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, tiny_model_dir):
-    entries = batch.read_manifest(write_manifest(tmp_path))
+    entries = read_manifest(write_manifest(tmp_path))
     out = tmp_path / "eval"
     args = tiny_eval_args(tiny_model_dir, "--strengths=[0,0.5,1]")
     methods = ["imagic", "imagic_lora", "sdedit", "ddpm_inversion"]
     rows = batch.evaluate_manifest(entries, methods, out, args, REPO)
     assert [(r["id"], r["method"]) for r in rows] == [(e["id"], m) for e in entries for m in methods]
-    per_value = {(r["id"], r["method"], float(r["eta"])): r for r in batch.read_results(out / "eta_scores.csv")}
+    per_value = {(r["id"], r["method"], float(r["eta"])): r for r in read_results(out / "eta_scores.csv")}
     for row in rows:
         assert all(row[k] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "ref_mel_snr")), row
         chosen = per_value[(row["id"], row["method"], float(row["best_eta"]))]  # the row reports its chosen value
@@ -254,7 +257,7 @@ def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, t
     assert "| imagic | eta | 0: " in added and "| sdedit | strength | 0: " in added
     for edit_type in ("addition", "inpainting"):
         assert (out / f"clap_vs_eta_{edit_type}.png").is_file() and f"(clap_vs_eta_{edit_type}.png)" in table
-    sweeps = {(r["method"], r["sweep"]) for r in batch.read_results(out / "eta_scores.csv")}
+    sweeps = {(r["method"], r["sweep"]) for r in read_results(out / "eta_scores.csv")}
     assert sweeps == {("imagic", "eta"), ("imagic_lora", "eta"), ("sdedit", "strength"),
                       ("ddpm_inversion", "strength")}
 
@@ -264,7 +267,7 @@ def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_pat
     from audio_editing.editing import recipe
     from audio_editing.evaluation.distributed import Shard
 
-    entries = batch.read_manifest(write_manifest(tmp_path, ("addition", "style_transfer", "inpainting")))
+    entries = read_manifest(write_manifest(tmp_path, ("addition", "style_transfer", "inpainting")))
     out = tmp_path / "eval"
     args = tiny_eval_args(tiny_model_dir, "--strengths=[0,1]")
     edited, real_run_edit = [], recipe.run_edit
@@ -287,7 +290,7 @@ def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_pat
            ["--edit_id=addition", "--edit_id=inpainting"]
     assert [r["id"] for r in rows] == ["addition", "style_transfer", "inpainting"]
     assert not (out / "ranks").exists()
-    assert len(batch.read_results(out / "eta_scores.csv")) == 6
+    assert len(read_results(out / "eta_scores.csv")) == 6
 
 
 def run_evaluate(launcher, manifest, out, model_dir):
@@ -298,7 +301,7 @@ def run_evaluate(launcher, manifest, out, model_dir):
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("best edit") == 6  # each (clip, method) edited once, by one rank
-    return batch.read_results(out / "results.csv")
+    return read_results(out / "results.csv")
 
 
 @pytest.mark.slow
@@ -310,7 +313,7 @@ def test_two_processes_under_torchrun_give_the_rows_of_one(tmp_path, tiny_model_
     assert [(r["id"], r["method"]) for r in sharded] == [(r["id"], r["method"]) for r in single]
     assert len(single) == 6
     for one, two in zip(single, sharded):
-        for column in batch.RESULT_COLUMNS:
+        for column in RESULT_COLUMNS:
             if column in ("id", "edit_type", "method", "seconds") or not one[column]:
                 assert column == "seconds" or one[column] == two[column], column
                 continue
@@ -345,7 +348,7 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
     identity row returns the input and fails, the reference row returns the reference edit and succeeds."""
     from audio_editing.registry import load_judge
 
-    entries = [e for e in batch.read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
+    entries = [e for e in read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
                if e["id"] in ("addition_00", "style_transfer_00", "inpainting_00")]
     out = tmp_path / "eval"
     args = tiny_eval_args(tiny_model_dir, "--strengths=[0.5,1]")
@@ -355,12 +358,12 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
     for entry in entries:
         for method in methods:
             row = by[(entry["id"], method)]
-            assert all(row[k] not in (None, "") for k in batch.JUDGE_COLUMNS), row
+            assert all(row[k] not in (None, "") for k in JUDGE_COLUMNS), row
         assert float(by[(entry["id"], "identity")]["judge_success"]) == 0.0, entry["id"]
         assert float(by[(entry["id"], "reference")]["judge_success"]) == 1.0, entry["id"]
         folder = out / "identity" / entry["edit_type"] / entry["id"]
         assert torch.equal(load_audio(folder / "best.wav", 16000), load_audio(entry["wav"], 16000))
-    per_eta = batch.read_results(out / "eta_scores.csv")
+    per_eta = read_results(out / "eta_scores.csv")
     assert len([r for r in per_eta if r["method"] == "sdedit" and r["judge_success"] != ""]) == 3 * 2
     table = (out / "results.md").read_text()
     assert "## Selection rules, judged" in table and "| addition | sdedit | 1 |" in table
@@ -373,12 +376,12 @@ def test_the_judge_scores_every_output_and_the_identity_and_reference_rows(tmp_p
         batch.evaluate_manifest([dict(entries[0], reference=None)], ["reference"], tmp_path / "e2", args, REPO)
     # judged again from the written wavs (after a judge update): the same verdicts, nothing edited
     written = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
-    again = batch.rejudge(entries, out, load_judge("embedded:toy_world"))
+    again = rejudge(entries, out, load_judge("embedded:toy_world"))
     assert [(r["id"], r["method"], float(r["judge_success"])) for r in again] == \
            [(r["id"], r["method"], float(r["judge_success"])) for r in rows]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == written
     with pytest.raises(UserError, match="needs a judge"):
-        batch.rejudge(entries, out, None)
+        rejudge(entries, out, None)
 
 
 def test_addition_default_on_the_embedded_model_is_the_judged_schedule():
@@ -397,7 +400,7 @@ def test_imagic_paper_rows_run_the_papers_configuration():
     from audio_editing.cli import load_hparams, parse_arguments
     from audio_editing.editing.recipe import PAPER_METHOD
 
-    argv = ["hparams/addition.yaml", *batch.METHODS["imagic_paper"], "--input_wav=x.wav", "--target_prompt=a dog barks",
+    argv = ["hparams/addition.yaml", *METHODS["imagic_paper"], "--input_wav=x.wav", "--target_prompt=a dog barks",
             "--edit_id=x"]
     hparams_file, _, overrides = parse_arguments(argv)
     hparams, _ = load_hparams(hparams_file, overrides)
@@ -409,7 +412,7 @@ def test_imagic_paper_rows_run_the_papers_configuration():
 def test_the_layer_gets_rows_only_for_the_edit_type_it_does(tmp_path, tiny_model_dir):
     """The layer only adds: on a manifest of addition and inpainting clips it edits the addition clip, and the
     inpainting clip gets no layer row (nor any folder) rather than a meaningless one."""
-    entries = [e for e in batch.read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
+    entries = [e for e in read_manifest(REPO / "benchmarks" / "toy_world" / "manifest.json")
                if e["id"] in ("addition_00", "inpainting_00")]
     rows = batch.evaluate_manifest(entries, ["layer", "identity"], tmp_path / "eval",
                                    tiny_eval_args(tiny_model_dir), REPO)

@@ -8,9 +8,11 @@ import sys
 
 import pytest
 
+from audio_editing.editing.edit_types import EDIT_TYPES
 from audio_editing.errors import UserError
-from audio_editing.evaluation import batch
 from audio_editing.evaluation.fresh_sets import fresh_seeds, pooled_rows, pooled_table, read_decision_seeds
+from audio_editing.evaluation.manifests import read_manifest
+from audio_editing.evaluation.rows import read_results
 from tests.conftest import REPO, tiny_eval_args
 
 DECISION_SEEDS = REPO / "benchmarks" / "toy_world" / "decision_seeds.txt"
@@ -89,9 +91,9 @@ def test_fresh_sets_run_every_method_on_sets_from_other_seeds_and_pool_them(tmp_
     fresh_sets_script().main(["hparams/fresh_sets.yaml", "--sets=2", "--n_per_type=1", f"--methods=[{','.join(methods)}]",
                               f"--output_folder={out}", *tiny_eval_args(tiny_model_dir)])
     for seed in (6, 7):  # the first two seeds no decision saw
-        entries = batch.read_manifest(out / "sets" / f"seed{seed}" / "manifest.json")
-        assert sorted(e["edit_type"] for e in entries) == sorted(batch.EDIT_TYPES)  # one clip per edit type
-        rows = batch.read_results(out / f"seed{seed}" / "results.csv")
+        entries = read_manifest(out / "sets" / f"seed{seed}" / "manifest.json")
+        assert sorted(e["edit_type"] for e in entries) == sorted(EDIT_TYPES)  # one clip per edit type
+        rows = read_results(out / f"seed{seed}" / "results.csv")
         assert sorted((r["id"], r["method"]) for r in rows) == sorted(
             (e["id"], m) for e in entries for m in methods if m != "layer" or e["edit_type"] == "addition")
         assert all(r["judge_success"] not in (None, "") for r in rows)
@@ -119,8 +121,8 @@ def test_under_torchrun_the_method_edits_after_a_barrier(tmp_path, tiny_model_di
     done = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    entries = batch.read_manifest(out / "sets" / "seed6" / "manifest.json")
-    rows = batch.read_results(out / "seed6" / "results.csv")
+    entries = read_manifest(out / "sets" / "seed6" / "manifest.json")
+    rows = read_results(out / "seed6" / "results.csv")
     assert sorted((r["id"], r["method"]) for r in rows) == sorted(
         (e["id"], m) for e in entries for m in ("imagic", "identity"))
-    assert len(entries) == 2 * len(batch.EDIT_TYPES) and not (out / "seed6" / "ranks").exists()
+    assert len(entries) == 2 * len(EDIT_TYPES) and not (out / "seed6" / "ranks").exists()

@@ -6,11 +6,11 @@ import pytest
 import soundfile as sf
 import torch
 
+from audio_editing.editing.edit_types import editor_class
 from audio_editing.editing.layering import LayerEditor, missing_event, mix_layers, prompt_events
 from audio_editing.editing.methods import with_method
 from audio_editing.editing.recipe import run_edit
 from audio_editing.errors import UserError
-from audio_editing.editing.edit_types import editor_class
 from tests.conftest import REPO, tiny_args, write_scene_clip
 
 
@@ -88,8 +88,9 @@ def test_with_method_builds_on_the_recipe_editor_and_keeps_explicit_rows():
 
 def test_evaluate_names_each_rows_method_and_refuses_one_for_all(tmp_path):
     from audio_editing.evaluation import batch
+    from audio_editing.evaluation.rows import METHODS
 
-    assert batch.METHODS["layer"] == ["--method=layer"] and "--method=imagic" in batch.METHODS["imagic"]
+    assert METHODS["layer"] == ["--method=layer"] and "--method=imagic" in METHODS["imagic"]
     with pytest.raises(UserError, match="--methods"):
         batch.check_settings(tmp_path, ["--method=layer"], REPO, ["addition"])
 

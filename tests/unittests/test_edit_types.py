@@ -9,7 +9,7 @@ from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_ty
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.methods import METHOD_NAMES
 from audio_editing.errors import UserError
-from audio_editing.evaluation import batch
+from audio_editing.evaluation.manifests import select_edit_types
 from audio_editing.toy_world import benchmark, judge
 from tests.conftest import REPO
 
@@ -24,13 +24,13 @@ def test_every_recipe_folder_is_registered_and_every_registered_type_has_its_rec
 
 
 def test_the_evaluator_the_demo_the_benchmark_and_the_judge_take_every_registered_type():
-    assert batch.EDIT_TYPES == EDIT_TYPES
+    assert EDIT_TYPES == EDIT_TYPES
     assert set(DEMO_METHODS) == set(EDIT_TYPE_LABELS) == set(EDIT_TYPES)
     assert all(set(methods) <= set(METHOD_NAMES) for methods in DEMO_METHODS.values())
     assert set(benchmark.ITEMS) == set(EDIT_TYPES)
     assert set(judge.RULES) == set(EDIT_TYPES)
     entries = [{"id": name, "edit_type": name} for name in EDIT_TYPES]
-    assert batch.select_edit_types(entries, f"[{','.join(EDIT_TYPES)}]") == entries
+    assert select_edit_types(entries, f"[{','.join(EDIT_TYPES)}]") == entries
 
 
 def test_the_shipped_benchmark_has_nine_clips_of_every_registered_type():
