@@ -36,7 +36,7 @@ from audio_editing.editing.checkpoints import FIT_KEYS, check_resumable
 from audio_editing.editing.checks import (check_etas, check_init, check_long_input, check_prompt, check_sampling,
                                           check_selection)
 from audio_editing.editing.edit_types import REGISTRY, editor_class
-from audio_editing.editing.imagic import EditResult, ImagicEditor
+from audio_editing.editing.imagic import EditResult, ImagicEditor, hparams_needed
 from audio_editing.editing.methods import check_read_by, with_method
 from audio_editing.editing.outputs import write_edit_outputs
 from audio_editing.editing.selection import SELECTION_RULES
@@ -222,6 +222,11 @@ class Editor:
         self.resolved_yaml = resolved_yaml  # the configuration as resolved (the recipes write it)
         self.backbone = hparams["ldm"]
         self.pretrained_unet = None  # kept once a fit trains a copy
+        missing = [key for key in hparams_needed(self.editor_class) if key not in hparams]
+        if missing:
+            raise UserError(f"the hparams lack {', '.join(missing)}, read by --method={self.editor_class.method}; "
+                            "add them to the recipe's hparams file (the shipped hparams/<edit type>.yaml files hold "
+                            "each with its default)")
         check_settings(hparams, self.editor_class)
 
     @classmethod

@@ -120,6 +120,7 @@ class BaselineEditor(ImagicEditor):
 
     sweep = "strength"
     sweep_key = "strengths"
+    HPARAMS_NEEDED = ("strengths",)
     method = "baseline"
     trains = False
 

@@ -12,7 +12,7 @@ from diffusers import DDIMScheduler
 
 from audio_editing.editing.imagic import INITS
 from audio_editing.editing.sample_starts import INVERSION_SOURCES, SAMPLE_STARTS
-from audio_editing.editing.selection import ONSET_WEIGHT, SELECTION_RULES
+from audio_editing.editing.selection import SELECTION_RULES
 from audio_editing.errors import UserError
 
 ETA_RANGE = (0.0, 1.5)
@@ -45,7 +45,7 @@ def check_selection(hparams) -> None:
     if hparams.get("eta_selection") not in SELECTION_RULES:
         raise UserError(f"--eta_selection must be one of {', '.join(SELECTION_RULES)}, "
                         f"got {hparams.get('eta_selection')!r}")
-    if not isinstance(hparams.get("onset_weight", ONSET_WEIGHT), (int, float)):
+    if not isinstance(hparams["onset_weight"], (int, float)):
         raise UserError(f"--onset_weight must be a number (the weight of onset F1 beside the Text score, such as "
                         f"0.3), got {hparams.get('onset_weight')!r}")
 
@@ -54,29 +54,29 @@ def check_sampling(hparams) -> None:
     """``sample_start`` names a start of step 3, ``inversion_strength`` is in (0, 1], ``inversion_source``
     names a condition to invert under and ``resample_jumps`` is a count the
     sampler can resample with."""
-    start = hparams.get("sample_start", "noise")
+    start = hparams["sample_start"]
     if start not in SAMPLE_STARTS:
         raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}, got {start!r}")
-    strengths = hparams.get("inversion_strength", 1.0)
+    strengths = hparams["inversion_strength"]
     listed = strengths if isinstance(strengths, (list, tuple)) else [strengths]
     if not listed or not all(isinstance(x, (int, float)) and 0 < x <= 1 for x in listed):
         raise UserError(f"--inversion_strength must be a number in (0, 1] (the share of the sampling steps "
                         f"regenerated from the inverted input, or edited inversion-free), or a list of them "
                         f"such as [1.0,0.8] (one sweep each, the best kept), got {strengths!r}")
-    share = hparams.get("attention_injection", 0.0)
+    share = hparams["attention_injection"]
     if not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise UserError(f"--attention_injection must be a number in [0, 1] (the share of the regenerated steps "
                         f"that attend with the input's self-attention maps; 0: off), got {share!r}")
-    jumps = hparams.get("resample_jumps", 1)
-    if isinstance(jumps, bool) or not isinstance(jumps, int) or jumps < 1:
+    jumps = hparams.get("resample_jumps")  # inpainting's hparams only
+    if jumps is not None and (isinstance(jumps, bool) or not isinstance(jumps, int) or jumps < 1):
         raise UserError(f"--resample_jumps must be a whole number >= 1 (how many times each sampling step is "
                         f"denoised; 1: once), got {jumps!r}")
     sampler = hparams.get("sampler")  # a !name: of a scheduler class's from_config (a partial where it has arguments)
     sampler = DDIMScheduler if sampler is None else getattr(getattr(sampler, "func", sampler), "__self__", None)
-    if jumps > 1 and not (isinstance(sampler, type) and issubclass(sampler, DDIMScheduler)):
+    if (jumps or 1) > 1 and not (isinstance(sampler, type) and issubclass(sampler, DDIMScheduler)):
         raise UserError(f"--resample_jumps={jumps} re-noises between DDIM steps; use the DDIM sampler or "
                         f"--resample_jumps=1")
-    source = hparams.get("inversion_source", "e_opt")
+    source = hparams["inversion_source"]
     if not isinstance(source, str) or source not in INVERSION_SOURCES:
         raise UserError(f"--inversion_source must be one of {', '.join(INVERSION_SOURCES)} (the condition the input "
                         f"is inverted under), got {source!r}")
@@ -84,10 +84,10 @@ def check_sampling(hparams) -> None:
 
 def check_init(hparams) -> None:
     """``init`` names a start of step 1; ``init: source`` comes with a ``source_prompt``."""
-    init = hparams.get("init", "target")
+    init = hparams["init"]
     if init not in INITS:
         raise UserError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
-    source = hparams.get("source_prompt")
+    source = hparams["source_prompt"]
     if init == "source" and (source is None or not str(source).strip()):
         raise UserError("--init=source needs --source_prompt, a description of the input "
                         "(e.g. --source_prompt=\"a dog barks\")")

@@ -52,6 +52,14 @@ class InpaintingEditor(ImagicEditor):
 
     edit_type = "inpainting"
     scores_span = True  # text_clap_span: the Text score of the filled span alone
+    HPARAMS_NEEDED = ("mask_start", "mask_end", "min_gap_seconds", "fade_seconds", "free_eta0_check", "resample_jumps")
+
+    @property
+    def resample_jumps(self) -> int:
+        """How many times each step from noise is denoised (``resample_jumps``; RePaint's resampling, Lugmayr et
+        al. 2022): between two, the step's output is noised back to the step's level, so the generated frames
+        are denoised again beside the held ones. 1: once, plain replacement."""
+        return int(self.hparams.resample_jumps)
 
     def check_input(self, wav, clip):
         hp = self.hparams

@@ -122,6 +122,19 @@ class EditResult:
         return selection_keys(self.scores, self.selection, self.onset_weight)[self.best_index]
 
 
+def hparams_needed(editor_class: type) -> list:
+    """Every hparam ``editor_class`` reads: the ``HPARAMS_NEEDED`` of each class it is made of (the shared editor's,
+    its edit type's, its method's).
+
+    Example
+    -------
+    >>> "strengths" in hparams_needed(ImagicEditor), "etas" in hparams_needed(ImagicEditor)
+    (False, True)
+    """
+    return list(dict.fromkeys(key for cls in reversed(editor_class.__mro__)
+                              for key in vars(cls).get("HPARAMS_NEEDED", ())))
+
+
 class ImagicEditor(sb.Brain):
     """Text-prompted audio editing by embedding optimisation, fine-tuning and interpolation.
 
@@ -134,8 +147,19 @@ class ImagicEditor(sb.Brain):
     ``sampler``, ``seed``, ``ckpt_interval_steps``, ``ckpt_min_minutes``,
     ``log_interval``, ``input_peak`` (the peak level the model sees; outputs are scaled back),
     ``window_overlap`` (long inputs: overlap of consecutive windows, a fraction of the window),
-    ``scorer`` (an ``AudioTextScorer``), ``train_logger``.
+    ``scorer`` (an ``AudioTextScorer``), ``train_logger``; ``etas``, ``eta_selection``, ``onset_weight``,
+    ``init``, ``source_prompt``, ``sample_start``, ``inversion_strength``, ``inversion_source``,
+    ``attention_injection``, ``keep_background``, ``compile_backend``. Each default lives in the hparams files
+    (the recipe's or its backbone's): ``HPARAMS_NEEDED`` lists them, and ``api.Editor`` refuses hparams that
+    lack one (``hparams_needed``).
     """
+
+    HPARAMS_NEEDED = ("emb_steps", "emb_lr", "ft_steps", "ft_lr", "ft_mode", "lora_rank", "lora_targets", "lora_lr",
+                      "loss_batch", "t_min", "t_max", "sample_steps", "guidance_scale", "sampler", "seed",
+                      "ckpt_interval_steps", "ckpt_min_minutes", "log_interval", "input_peak", "window_overlap",
+                      "scorer", "etas", "eta_selection", "onset_weight", "init", "source_prompt", "sample_start",
+                      "inversion_strength", "inversion_source", "attention_injection", "keep_background",
+                      "compile_backend")
 
     # --- the loss shared by steps 1 and 2 ----------------------------------------
     def compute_forward(self, batch: Draws, stage):
@@ -265,7 +289,7 @@ class ImagicEditor(sb.Brain):
                                input_latent=self.z0.cpu(), sample_rate=backbone.sample_rate,
                                window_starts=self.window_starts, sweep=self.sweep, losses=self.losses,
                                resumed_from=self.resumed_from, selection=hp.eta_selection,
-                               onset_weight=float(getattr(hp, "onset_weight", ONSET_WEIGHT)))
+                               onset_weight=float(hp.onset_weight))
             swept.scores = self.score(swept.wavs, wav, target_prompt, swept.sample_rate)
             swept.metrics["text_clap_input"] = text_input
             if strength is not None and len(strengths) > 1:
@@ -295,11 +319,11 @@ class ImagicEditor(sb.Brain):
         e_init = self.initial_embedding(fit_prompt)
         self.embedding = EmbeddingHolder(e_init.repeat(len(self.window_starts))).to(self.device)
         if hp.ft_mode == "lora":
-            backbone.enable_lora(hp.lora_rank, target_modules=getattr(hp, "lora_targets", None))
+            backbone.enable_lora(hp.lora_rank, target_modules=hp.lora_targets)
         self.compile_unet()
         ft_params = backbone.trainable_parameters(hp.ft_mode)
         self.emb_optimizer = torch.optim.Adam([self.embedding.hidden], lr=hp.emb_lr)
-        lora_lr = getattr(hp, "lora_lr", None) if hp.ft_mode == "lora" else None
+        lora_lr = hp.lora_lr if hp.ft_mode == "lora" else None
         self.ft_optimizer = torch.optim.Adam(ft_params, lr=hp.ft_lr if lora_lr is None else lora_lr)
         self.progress = EditProgress(hp.seed)
         self.progress.fingerprint = self.fingerprint(wav, fit_prompt)
@@ -334,12 +358,12 @@ class ImagicEditor(sb.Brain):
         """Where step 1 starts (hparam ``init``): ``target`` (the paper: the target prompt's embedding),
         ``empty`` (the empty prompt's) or ``source`` (``source_prompt``'s, a description of the input).
         The last two do not depend on the target prompt; checked by ``checks.check_init``."""
-        return getattr(self.hparams, "init", "target")
+        return self.hparams.init
 
     @torch.no_grad()
     def initial_embedding(self, target_prompt: Optional[str]) -> TextCond:
         """The embedding step 1 starts from (one row): see ``init`` (``target_prompt``: read by ``target`` only)."""
-        prompt = {"target": target_prompt, "empty": "", "source": getattr(self.hparams, "source_prompt", None)}
+        prompt = {"target": target_prompt, "empty": "", "source": self.hparams.source_prompt}
         return self.modules.backbone.encode_text([prompt[self.init]])
 
     def compile_unet(self) -> None:
@@ -351,7 +375,7 @@ class ImagicEditor(sb.Brain):
         unet = self.modules.backbone.unet
         if not self.compile or is_compiled(unet):
             return
-        backend = getattr(self.hparams, "compile_backend", "inductor")
+        backend = self.hparams.compile_backend
         unet.compile(backend=backend, mode=None if backend != "inductor" else self.compile_mode,
                      fullgraph=self.compile_using_fullgraph, dynamic=self.compile_using_dynamic_shape_tracing)
         logger.info(f"UNet compiled with torch.compile ({backend}, mode {self.compile_mode})")
@@ -455,7 +479,7 @@ class ImagicEditor(sb.Brain):
                 if start.kind == "ddpm_inversion":
                     z = from_inversion(backbone, z0, e_opt_window, conds, window_scales, start, window,
                                        hp.sample_steps, float(hp.guidance_scale),
-                                       float(getattr(hp, "attention_injection", 0.0)), generator, after_step)
+                                       float(hp.attention_injection), generator, after_step)
                     bar.update(hp.sample_steps)
                 elif start.kind == "inversion_free":
                     z = inversion_free(backbone, z0, e_opt_window, conds, window_scales, start.strength,
@@ -471,10 +495,9 @@ class ImagicEditor(sb.Brain):
 
     @property
     def resample_jumps(self) -> int:
-        """How many times each step from noise is denoised (``resample_jumps``; RePaint's resampling, Lugmayr
-        et al. 2022): between two, the step's output is noised back to the step's level, so the generated
-        frames are denoised again beside the held ones (inpainting). 1: once, plain replacement."""
-        return int(getattr(self.hparams, "resample_jumps", 1))
+        """How many times each step from noise is denoised: once here; inpainting's editor reads
+        ``resample_jumps`` (RePaint's resampling)."""
+        return 1
 
     def after_denoise_step(self, z: torch.Tensor, next_t, window: int) -> torch.Tensor:
         """Hook after each sampling step of window ``window`` (``next_t`` is None after the last)."""
@@ -493,7 +516,7 @@ class ImagicEditor(sb.Brain):
         when ``keep_background`` is set (``editing/background.py``). Applied after scoring: the scores and the
         choice are the edit's own (the scorer's Text falls with a bed the prompt does not name, and the choice
         would then follow the bed rather than the edit)."""
-        if getattr(self.hparams, "keep_background", False):
+        if self.hparams.keep_background:
             return restore_background(input_wav, wavs, sample_rate)
         return wavs
 

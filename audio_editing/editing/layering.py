@@ -89,18 +89,19 @@ class LayerEditor(BaselineEditor):
     method = "layer"
     sweep = "gain"
     sweep_key = "layer_gains"
+    HPARAMS_NEEDED = ("layer_gains", "layer_prompt")
     edit_types = ("addition",)  # what it can do (``methods.with_method`` refuses the others)
 
     def sweep_values(self) -> List[float]:
         """``layer_gains``, checked (read at each edit: the API may change them per edit)."""
-        return number_list(getattr(self.hparams, "layer_gains", [0.5, 1.0, 2.0]), "--layer_gains", "[0.5,1,2]",
+        return number_list(self.hparams.layer_gains, "--layer_gains", "[0.5,1,2]",
                            lambda g: g > 0, "must be a non-empty list of positive numbers (the layer's loudness "
                            "relative to the input's: 1 is as loud)")
 
     def sample(self, target_prompt: str):
         """Choose the sound to add (``layer_prompt``, else :func:`missing_event` of the target prompt), then
         generate, layer, score and choose a take as every method does."""
-        prompt = getattr(self.hparams, "layer_prompt", None)
+        prompt = self.hparams.layer_prompt
         if not prompt:
             parts = prompt_events(target_prompt)
             scores = [self.input_text_score(self.wav, part) for part in parts]

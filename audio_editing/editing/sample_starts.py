@@ -35,7 +35,7 @@ class SampleStart(NamedTuple):
 
 def sample_start(hparams) -> str:
     """The hparam ``sample_start``: one of ``SAMPLE_STARTS`` (checked by ``checks.check_sampling``)."""
-    return getattr(hparams, "sample_start", "noise")
+    return hparams.sample_start
 
 
 def inversion_strengths(hparams, sweep: str) -> List[Optional[float]]:
@@ -44,7 +44,7 @@ def inversion_strengths(hparams, sweep: str) -> List[Optional[float]]:
     sweeps something other than eta (``sweep``)."""
     if sweep != "eta" or sample_start(hparams) == "noise":
         return [None]
-    strengths = getattr(hparams, "inversion_strength", 1.0)
+    strengths = hparams.inversion_strength
     return [float(x) for x in strengths] if isinstance(strengths, (list, tuple)) else [float(strengths)]
 
 

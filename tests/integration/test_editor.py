@@ -208,12 +208,14 @@ def test_resampling_needs_a_ddim_sampler():
     from audio_editing.editing.checks import check_sampling
     from audio_editing.errors import UserError
 
-    check_sampling({"resample_jumps": 3, "sampler": DDIMScheduler.from_config})  # as hparams' !name: gives it
+    base = {"sample_start": "noise", "inversion_strength": 1.0, "inversion_source": "e_opt", "attention_injection": 0.0}
+    check_sampling({**base, "resample_jumps": 3, "sampler": DDIMScheduler.from_config})  # as hparams' !name: gives it
     with_arguments = functools.partial(DDIMScheduler.from_config, timestep_spacing="leading")
-    check_sampling({"resample_jumps": 3, "sampler": with_arguments})
-    check_sampling({"resample_jumps": 1, "sampler": functools.partial(DPMSolverMultistepScheduler.from_config)})
+    check_sampling({**base, "resample_jumps": 3, "sampler": with_arguments})
+    check_sampling({**base, "resample_jumps": 1, "sampler": functools.partial(DPMSolverMultistepScheduler.from_config)})
     with pytest.raises(UserError, match="DDIM"):
-        check_sampling({"resample_jumps": 3, "sampler": functools.partial(DPMSolverMultistepScheduler.from_config)})
+        check_sampling({**base, "resample_jumps": 3,
+                        "sampler": functools.partial(DPMSolverMultistepScheduler.from_config)})
 
 
 @pytest.mark.parametrize("minutes, saves", [(0, ["embedding", "finetune", "finetune", "done"]),

@@ -65,3 +65,23 @@ def test_the_shipped_paper_preset_is_the_paper_s_configuration_on_every_recipe()
         assert hparams["ft_mode"] == "full" and hparams["keep_background"] is False
     with pytest.raises(UserError, match="--preset is not read by --method=sdedit"):
         Editor.from_hparams(REPO / "hparams" / "addition.yaml", {"preset": "paper", "method": "sdedit"})
+
+
+def test_hparams_lacking_a_setting_the_method_reads_are_refused_in_one_line(tmp_path, tiny_model_dir):
+    """Each default lives in the hparams files; the code declares what it reads (``HPARAMS_NEEDED``) and falls
+    back on nothing: a recipe file without one of them is refused, naming it."""
+    import shutil
+
+    from audio_editing.api import Editor
+    from audio_editing.editing.editors import InpaintingEditor
+    from audio_editing.editing.imagic import ImagicEditor, hparams_needed
+    from tests.conftest import REPO
+
+    assert "resample_jumps" in hparams_needed(InpaintingEditor) and "resample_jumps" not in hparams_needed(ImagicEditor)
+    shutil.copytree(REPO / "hparams", tmp_path / "hparams")
+    recipe = tmp_path / "hparams" / "addition.yaml"
+    recipe.write_text("".join(line for line in recipe.read_text().splitlines(keepends=True)
+                              if not line.startswith("keep_background:")))
+    with pytest.raises(UserError, match=r"^the hparams lack keep_background, read by --method=imagic; add them"):
+        Editor.from_hparams(recipe, {"backbone_source": str(tiny_model_dir)})
+    Editor.from_hparams(tmp_path / "hparams" / "style_transfer.yaml", {"backbone_source": str(tiny_model_dir)})
