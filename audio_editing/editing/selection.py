@@ -7,7 +7,7 @@ sum, onset F1 to the input, the filled span's Text), never the ground truth. ``s
 from audio_editing.errors import UserError
 
 ONSET_WEIGHT = 0.3  # text_onset's weight of onset F1 where hparams name none (style transfer's, decided on the judge)
-SELECTION_RULES = ("max_sum", "text_onset", "text_onset_timed", "text_span")
+SELECTION_RULES = ("max_sum", "max_text", "text_onset", "text_onset_timed", "text_span")
 
 
 def selection_keys(scores: dict, rule: str, onset_weight: float = ONSET_WEIGHT) -> list:
@@ -19,6 +19,8 @@ def selection_keys(scores: dict, rule: str, onset_weight: float = ONSET_WEIGHT) 
     text = scores["text_clap"]
     if rule == "max_sum":
         return list(scores["sum"])
+    if rule == "max_text":
+        return list(text)
     if rule == "text_onset":
         return [t + onset_weight * o for t, o in zip(text, scores["onset_f1"])]
     if rule == "text_onset_timed":  # a value that shares no onset with the input ranks below every one that does
@@ -34,22 +36,23 @@ def select_index(scores: dict, rule: str = "max_sum", onset_weight: float = ONSE
     """Index of the chosen sweep value.
 
     ``max_sum`` (the paper): the highest Text + Audio. It can choose a non-edit: the input
-    itself scores Text(input) + 1. ``text_onset`` (addition's default): the highest
+    itself scores Text(input) + 1. ``max_text``: the highest Text, whatever it costs the Audio score (the edit
+    that follows the prompt most; keeping the input is left to eta's range). ``text_onset`` (addition's default): the highest
     Text + ``onset_weight`` x onset F1 to the input (follow the prompt and keep the input's onsets).
     ``text_onset_timed`` (style transfer's and removal's default): ``text_onset`` among the values that
     share some onset with the input (onset F1 > 0), all values when none does: an output whose every onset
     moved has lost the input's timing, whatever its Text score. ``text_span`` (inpainting's): the highest Text
     of the whole clip + Text of the filled span alone (the scene follows the prompt, and so does what was
-    filled). None looks at anything but the scorer's and the signal's numbers. Rules measured and not adopted
-    (the highest Text alone; the highest Sum among values whose Text gains a margin over the input's) are in the
-    selection-rule records of ``docs/experiments/``.
+    filled). None looks at anything but the scorer's and the signal's numbers. A rule measured and not adopted
+    (the highest Sum among the values whose Text gains a margin over the input's) is in the selection-rule
+    records of ``docs/experiments/``.
 
     Example
     -------
     >>> scores = {"text_clap": [0.60, 0.62, 0.70, 0.80], "audio_clap": [0.99, 0.96, 0.86, 0.70]}
     >>> scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
-    >>> select_index(scores, "max_sum")
-    0
+    >>> select_index(scores, "max_sum"), select_index(scores, "max_text")
+    (0, 3)
     >>> select_index({**scores, "onset_f1": [1.0, 1.0, 0.9, 0.4]}, "text_onset", onset_weight=0.3)
     2
     >>> select_index({**scores, "onset_f1": [0.2, 0.3, 0.0, 0.0]}, "text_onset", onset_weight=0.3)

@@ -58,8 +58,8 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 ONSET_RULES = ("text_onset", "text_onset_timed")
 
 
-SELECTIONS_COMPARED = (("max_sum", 0.0), ("text_onset", ONSET_WEIGHT), ("text_onset_timed", ONSET_WEIGHT),
-                       ("text_span", 0.0))
+SELECTIONS_COMPARED = (("max_sum", 0.0), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT),
+                       ("text_onset_timed", ONSET_WEIGHT), ("text_span", 0.0))
 
 
 SWEEP_SCORES = ("text_clap", "audio_clap", "sum", "onset_f1")  # what the selection rules read (and the span's)
@@ -91,7 +91,7 @@ def selection_table(rows: List[dict], per_eta: List[dict]) -> List[str]:
     names = [f"{rule} {weight:g}" if rule in ONSET_RULES else rule for rule, weight in SELECTIONS_COMPARED]
     lines = ["## Selection rules, judged", "",
              "Judge success at the eta / strength each rule chooses from the scorer's numbers (`max_sum`: the "
-             "paper's, highest Text + Audio; `text_onset w`: the highest Text + "
+             "paper's, highest Text + Audio; `max_text`: the highest Text; `text_onset w`: the highest Text + "
              "w x onset F1 to the input; `text_onset_timed w`: the same among the values sharing an onset with the "
              "input (onset F1 > 0), all when none does; `text_span`: the highest Text + Text of the filled span alone, inpainting "
              "only), and at the best value of each clip's sweep (no rule can do better).", "",

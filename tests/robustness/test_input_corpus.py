@@ -125,7 +125,7 @@ ERRORS = [
     ("window_overlap_too_large", "addition", "good", ["--window_overlap=0.9"], "--window_overlap must be"),
     ("one_sample", "addition", "one_sample", [], "is 0.0 ms long; an edit needs at least 0.1 s"),
     ("unknown_selection", "style_transfer", "good", ["--eta_selection=best_clap"],
-     "--eta_selection must be one of max_sum, text_onset, text_onset_timed, text_span"),
+     "--eta_selection must be one of max_sum, max_text, text_onset"),
     ("onset_weight_not_a_number", "addition", "good", ["--onset_weight=lots"], "--onset_weight must be a number"),
     ("span_rule_outside_inpainting", "style_transfer", "good", ["--eta_selection=text_span"], "which only inpainting has"),
     ("setting_the_method_ignores", "addition", "good", ["--method=layer", "--emb_steps=20"],

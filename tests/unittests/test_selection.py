@@ -13,6 +13,13 @@ def test_the_paper_s_rule_can_choose_the_value_closest_to_the_input():
     scores = {"text_clap": [0.50, 0.52, 0.60, 0.75], "audio_clap": [0.98, 0.95, 0.85, 0.69]}
     scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
     assert select_index(scores, "max_sum") == 0
+    assert select_index(scores, "max_text") == 3  # the prompt followed, whatever the Audio score
+
+
+def test_max_text_selection_follows_the_prompt_whatever_the_audio_score():
+    scores = {"text_clap": [0.50, 0.81, 0.80, 0.79], "audio_clap": [0.98, 0.40, 0.90, 0.95]}
+    scores["sum"] = [t + a for t, a in zip(scores["text_clap"], scores["audio_clap"])]
+    assert select_index(scores, "max_text") == 1 and select_index(scores, "max_sum") == 3
 
 
 def test_text_onset_selection_trades_text_for_kept_onsets_and_its_keys_compare_across_sweeps():
@@ -29,7 +36,7 @@ def test_text_onset_selection_trades_text_for_kept_onsets_and_its_keys_compare_a
     # every rule's keys of two sweeps compare: the best key of one sweep against the other's is the choice
     # the rule makes from the two sweeps joined (what several inversion strengths rely on)
     rng = random.Random(0)
-    for rule in ("max_sum", "text_onset", "text_onset_timed"):
+    for rule in ("max_sum", "max_text", "text_onset", "text_onset_timed"):
         for _ in range(50):
             a, b = ({c: [rng.random() for _ in range(5)] for c in ("text_clap", "audio_clap", "onset_f1")}
                     for _ in range(2))
@@ -61,13 +68,14 @@ def test_each_rule_s_defaults_and_boundaries():
     assert selection_keys(span, "text_span", 0.3) == [1.25, 1.0, 1.0] and select_index(span, "text_span") == 0
     # ties go to the first value
     assert select_index({**scores, "sum": [1.5, 1.5, 1.5]}, "max_sum") == 0
+    assert select_index({**scores, "text_clap": [0.75, 0.75, 0.75]}, "max_text") == 0
 
 
 def test_rules_refuse_what_they_cannot_read():
     scores = {"text_clap": [0.5], "audio_clap": [0.9], "sum": [1.4]}
     with pytest.raises(UserError, match="text_span reads the Text score of the filled span: inpainting only"):
         select_index(scores, "text_span")
-    for retired in ("best", "text_gain", "max_text"):  # measured and not adopted: gone
+    for retired in ("best", "text_gain"):  # text_gain: measured and not adopted, gone
         with pytest.raises(UserError, match=f"unknown eta_selection '{retired}'; choose one of "
                                             + ", ".join(SELECTION_RULES)):
             select_index(scores, retired)
