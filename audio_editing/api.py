@@ -209,6 +209,26 @@ def recipe_editor_class(hparams_file) -> type:
     return editor_class(name) if name in REGISTRY else ImagicEditor
 
 
+@dataclass
+class Models:
+    """A recipe's loaded model (``ldm``) and scorer, for several ``Editor``s in turn (a batch evaluation loads
+    them once). Each Editor built with them starts from the pretrained UNet: fits train copies of it
+    (``Editor.fresh_unet``), and a baseline never trains it."""
+
+    ldm: object
+    scorer: object
+    unet: torch.nn.Module = None  # the pretrained UNet
+
+    @classmethod
+    def of(cls, hparams: dict) -> "Models":
+        return cls(hparams["ldm"], hparams["scorer"], hparams["ldm"].unet)
+
+    def loaded(self) -> dict:
+        """The hparams these stand for, the model's UNet put back to the pretrained one."""
+        self.ldm.unet = self.unet
+        return {"ldm": self.ldm, "scorer": self.scorer}
+
+
 class Editor:
     """A loaded model and scorer with a recipe's settings: ``fit`` inputs, ``edit`` fits with prompts.
 
@@ -231,14 +251,16 @@ class Editor:
 
     @classmethod
     def from_hparams(cls, hparams_file, overrides: Optional[dict] = None, run_opts: Optional[dict] = None,
-                     editor_class: Optional[type] = None) -> "Editor":
+                     editor_class: Optional[type] = None, models: Optional[Models] = None) -> "Editor":
         """Load a recipe's hparams file (and its backbone's) with ``overrides``, as ``--key=value`` would.
 
         ``run_opts``: SpeechBrain's run options (``{"device": "cuda", "precision": "bf16"}``);
-        ``editor_class``: by default the recipe's own (``recipe_editor_class``).
+        ``editor_class``: by default the recipe's own (``recipe_editor_class``); ``models``: the model and
+        scorer these hparams would load, already loaded (``Models.of`` an earlier load of the same file and
+        backbone settings), so that a batch loads them once.
         """
         overrides = {"input_wav": None, "target_prompt": None, "edit_id": None, **(overrides or {})}
-        hparams, resolved_yaml = load_hparams(hparams_file, overrides)
+        hparams, resolved_yaml = load_hparams(hparams_file, overrides, models.loaded() if models else None)
         editor = cls(editor_class or recipe_editor_class(hparams_file), hparams, run_opts, resolved_yaml)
         check_read_by(editor.editor_class.method, overrides)  # a setting the method ignores is a mistake
         return editor

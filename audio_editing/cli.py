@@ -112,15 +112,18 @@ def compose_hparams_text(hparams_file, backbone: str = None, preset: str = None)
     return text, schedule
 
 
-def load_hparams(hparams_file, overrides: dict):
+def load_hparams(hparams_file, overrides: dict, loaded: dict = None):
     """Resolve the joined YAML with overrides -> (hparams dict, resolved YAML text).
 
+    ``loaded``: objects already built for some keys (a batch's model and scorer, ``api.Models``): those keys are
+    not built again but take these objects; the resolved text reads as if they had been built.
     Unknown override keys and unfilled placeholders are ``UserError``s.
     """
     text, schedule = compose_hparams_text(hparams_file, overrides.get("backbone"), overrides.get("preset"))
     overrides = {**schedule, **overrides}
     try:
-        hparams = load_hyperpyyaml(text, overrides)
+        hparams = load_hyperpyyaml(text, {**overrides, **{key: None for key in loaded or {}}})
+        hparams.update(loaded or {})
     except KeyError as err:
         key = str(err).split("'")[1] if "'" in str(err) else str(err)
         if key in schedule:

@@ -51,13 +51,13 @@ def environment_description() -> str:
     return sb.utils.logger.get_environment_description()
 
 
-def run_edit(editor_class, argv):
+def run_edit(editor_class, argv, models=None):
     """Parse ``argv``, edit ``--input_wav`` towards ``--target_prompt``, write outputs (``recipe_edit``).
     Returns the ``EditResult`` (its ``folder`` holds the outputs)."""
-    return recipe_edit(editor_class, argv).result
+    return recipe_edit(editor_class, argv, models).result
 
 
-def recipe_edit(editor_class, argv):
+def recipe_edit(editor_class, argv, models=None):
     """What ``run_edit`` does, returning the ``api.Edit`` (its ``fit`` and the fit's ``editor`` stay loaded:
     ``benchmarks/edit_speed.py`` edits them with a further prompt).
 
@@ -71,7 +71,7 @@ def recipe_edit(editor_class, argv):
     if "input_wav" in overrides and "edit_id" not in overrides:
         prompt = str(overrides.get("target_prompt") or "").strip()
         overrides["edit_id"] = f"{Path(str(overrides['input_wav'])).stem}_{prompt_slug(prompt)}"
-    editor = Editor.from_hparams(hparams_file, overrides, run_opts, editor_class)
+    editor = Editor.from_hparams(hparams_file, overrides, run_opts, editor_class, models)
     hparams = editor.hparams
 
     # Check every input before writing anything

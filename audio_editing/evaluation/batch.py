@@ -116,14 +116,25 @@ def eta_rows(entry, method, result) -> List[dict]:
 
 
 class ClipEvaluator:
-    """Edits one (clip, method) through the recipe of its edit type and computes its result row."""
+    """Edits one (clip, method) through the recipe of its edit type and computes its result row. Each edit
+    type's model and scorer are loaded once, for all its clips and methods (``api.Models``)."""
 
     def __init__(self, output_folder: Path, edit_args: List[str], repo: Path, judge=None):
         self.output_folder, self.edit_args, self.repo, self.judge = output_folder, edit_args, repo, judge
-        self.scorer = self.logmel = None
+        self.models = {}  # hparams file -> its Models
+
+    def models_for(self, hparams_file: str, entry: dict):
+        """The model and scorer of ``hparams_file`` with the batch's settings, loaded on first use."""
+        from audio_editing.api import Models
+        from audio_editing.cli import load_hparams
+
+        if hparams_file not in self.models:
+            _, _, overrides = parse_arguments([hparams_file, *self.edit_args])
+            overrides.update(input_wav=entry["wav"], target_prompt="-", edit_id="-")
+            self.models[hparams_file] = Models.of(load_hparams(hparams_file, overrides)[0])
+        return self.models[hparams_file]
 
     def __call__(self, entry: dict, method: str):
-        from audio_editing.cli import load_hparams
         from audio_editing.editing import recipe
 
         flags = [*METHODS[method], *self.edit_args]
@@ -135,16 +146,12 @@ class ClipEvaluator:
                 f"--target_prompt={entry['target_prompt']}", f"--edit_id={entry['id']}",
                 f"--output_folder={self.output_folder / method / entry['edit_type']}",
                 *flags_read_by(row_method(method), flags)]  # settings shared by the rows: each takes its own
+        models = self.models_for(argv[0], entry)
         start = time.time()
-        result = recipe.run_edit(method_editor(method, entry), argv)
+        result = recipe.run_edit(method_editor(method, entry), argv, models)
         seconds = time.time() - start
-        if self.scorer is None:  # the recipes' scorer and front end, with the same overrides
-            _, _, overrides = parse_arguments([argv[0], *self.edit_args])
-            overrides.update(input_wav=entry["wav"], target_prompt="-", edit_id="-")
-            hparams, _ = load_hparams(argv[0], overrides)
-            self.scorer, self.logmel = hparams["scorer"], hparams["ldm"].logmel
-        with torch.no_grad():
-            row = clip_metrics(entry, result, self.scorer, self.logmel, self.judge)
+        with torch.no_grad():  # the recipe's scorer and front end
+            row = clip_metrics(entry, result, models.scorer, models.ldm.logmel, self.judge)
         row = {"id": entry["id"], "edit_type": entry["edit_type"], "method": method, "seconds": round(seconds, 1),
                **row}
         return row, eta_rows(entry, method, result)

@@ -184,11 +184,11 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
 
     edited, real_run_edit = [], recipe.run_edit
 
-    def dies_on_second_clip(editor, argv):
+    def dies_on_second_clip(editor, argv, models=None):
         if any(a == "--edit_id=b" for a in argv):
             raise KeyboardInterrupt("killed")
         edited.append(argv)
-        return real_run_edit(editor, argv)
+        return real_run_edit(editor, argv, models)
 
     monkeypatch.setattr(recipe, "run_edit", dies_on_second_clip)
     with pytest.raises(KeyboardInterrupt):
@@ -196,7 +196,8 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
     assert [r["id"] for r in read_results(out / "results.csv")] == ["a"]
 
     edited.clear()
-    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv: edited.append(argv) or real_run_edit(editor, argv))
+    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv, models=None:
+                        edited.append(argv) or real_run_edit(editor, argv, models))
     rows = batch.evaluate_manifest(entries, ["imagic"], out, args, REPO)
     assert len(edited) == 1 and "--edit_id=b" in edited[0]  # clip a was not edited again
     assert [r["id"] for r in rows] == ["a", "b"]
@@ -271,7 +272,8 @@ def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_pat
     out = tmp_path / "eval"
     args = tiny_eval_args(tiny_model_dir, "--strengths=[0,1]")
     edited, real_run_edit = [], recipe.run_edit
-    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv: edited.append(argv) or real_run_edit(editor, argv))
+    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv, models=None:
+                        edited.append(argv) or real_run_edit(editor, argv, models))
 
     def killed(self):
         raise KeyboardInterrupt("killed")
@@ -283,7 +285,8 @@ def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_pat
     assert not (out / "results.csv").exists() and (out / "ranks" / "results_rank1.csv").is_file()
 
     monkeypatch.undo()
-    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv: edited.append(argv) or real_run_edit(editor, argv))
+    monkeypatch.setattr(recipe, "run_edit", lambda editor, argv, models=None:
+                        edited.append(argv) or real_run_edit(editor, argv, models))
     edited.clear()
     rows = batch.evaluate_manifest(entries, ["sdedit"], out, args, REPO)  # one process finishes the batch
     assert sorted(a for argv in edited for a in argv if a.startswith("--edit_id")) == \
@@ -419,3 +422,28 @@ def test_the_layer_gets_rows_only_for_the_edit_type_it_does(tmp_path, tiny_model
     assert sorted((r["id"], r["method"]) for r in rows) == [
         ("addition_00", "identity"), ("addition_00", "layer"), ("inpainting_00", "identity")]
     assert not (tmp_path / "eval" / "layer" / "inpainting").exists()
+
+
+@pytest.mark.slow
+def test_each_edit_type_s_model_is_loaded_once_and_edits_as_a_fresh_load(tmp_path, tiny_model_dir, monkeypatch):
+    """The batch loads an edit type's model and scorer once for all its clips and methods; a method run after a
+    fine-tuning one starts from the pretrained UNet, so every output equals that of a model loaded for it alone."""
+    from audio_editing.toy_world.model import ToyBackbone
+
+    manifest = write_manifest(tmp_path, ("addition", "style_transfer"))
+    entries = read_manifest(manifest) * 2
+    entries[2:] = [{**e, "id": e["id"] + "_again"} for e in entries[2:]]
+    args = [a for a in tiny_args(tiny_model_dir, tmp_path / "unused") if a not in ("--method=imagic",)
+            and not a.startswith("--output_folder")]
+    loads, real_load = [], ToyBackbone.from_pretrained.__func__
+    monkeypatch.setattr(ToyBackbone, "from_pretrained",
+                        classmethod(lambda cls, *a, **k: loads.append(a) or real_load(cls, *a, **k)))
+    shared = batch.evaluate_manifest(entries, ["imagic", "sdedit"], tmp_path / "shared", args, REPO)
+    assert len(loads) == 2 and len(shared) == 8  # one load per edit type, for 4 clips x 2 methods
+    for entry in entries:
+        for method in ("imagic", "sdedit"):
+            batch.ClipEvaluator(tmp_path / "alone", args, REPO)(entry, method)  # a model of its own
+    wavs = sorted(p.relative_to(tmp_path / "shared") for p in (tmp_path / "shared").rglob("*.wav"))
+    assert len(wavs) > 8
+    for wav in wavs:
+        assert (tmp_path / "shared" / wav).read_bytes() == (tmp_path / "alone" / wav).read_bytes(), wav
