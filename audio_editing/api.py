@@ -7,7 +7,7 @@ In the ecosystem's shape (SpeechBrain's ``from_hparams``, diffusers' pipelines):
     edit = editor.edit(fit, "a rifle fires and a machine beeps")         # step 3 and the scores
     edit.save("out/rifle")                                               # files only on request
 
-The recipes (``editing/recipe.py``) and the web demo (``demo.py``) run their edits through this
+The recipes (``recipe.py``) and the web demo (``demo.py``) run their edits through this
 module. A fit depends on the input, the fit settings (``FIT_KEYS``) and, with ``init: target`` (step 1
 starts from the target prompt's embedding), on the prompt: such a fit serves that prompt only.
 

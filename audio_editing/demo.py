@@ -43,7 +43,7 @@ from audio_editing.cli import parse_arguments  # noqa: E402
 from audio_editing.data.audio import atomic_write, load_audio  # noqa: E402
 from audio_editing.editing.outputs import edit_wav_name  # noqa: E402
 from audio_editing.editing.checks import check_prompt  # noqa: E402
-from audio_editing.editing.recipe import SCHEDULES  # noqa: E402
+from audio_editing.recipe import SCHEDULES  # noqa: E402
 from audio_editing.errors import UserError  # noqa: E402
 from audio_editing.editing.edit_types import EDIT_TYPES, REGISTRY, check_edit_type, editor_class  # noqa: E402
 from audio_editing.editing.methods import flags_read_by, read_only_by_others  # noqa: E402

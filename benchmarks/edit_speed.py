@@ -58,7 +58,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from audio_editing.editing.recipe import PAPER_SETTINGS, PAPER_STEPS, recipe_edit  # noqa: E402
+from audio_editing.recipe import PAPER_SETTINGS, PAPER_STEPS, recipe_edit  # noqa: E402
 from audio_editing.editing.edit_types import editor_class  # noqa: E402
 from audio_editing.evaluation.manifests import read_manifest  # noqa: E402
 

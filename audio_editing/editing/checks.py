@@ -1,7 +1,7 @@
 """The checks of an edit's settings and files, each a one-line ``UserError``: run before anything is written.
 
 The API (``audio_editing.api``) checks settings with them when an editor is loaded and at each fit and edit;
-the recipe runner (``editing/recipe.py``) checks its output folders with them before its first write.
+the recipe runner (``recipe.py``) checks its output folders with them before its first write.
 """
 
 import json

@@ -135,7 +135,7 @@ class ClipEvaluator:
         return self.models[hparams_file]
 
     def __call__(self, entry: dict, method: str):
-        from audio_editing.editing import recipe
+        from audio_editing import recipe
 
         flags = [*METHODS[method], *self.edit_args]
         if entry.get("source_prompt"):  # read by --init=source only

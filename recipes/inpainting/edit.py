@@ -16,7 +16,7 @@ Authors: the audio_editing developers
 
 from audio_editing.cli import run_cli
 from audio_editing.editing.editors import InpaintingEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 
 
 if __name__ == "__main__":

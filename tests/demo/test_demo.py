@@ -9,7 +9,7 @@ import soundfile as sf
 
 from audio_editing.demo import (COOKIE, DemoEditor, VisitorFiles, VisitorGate, short_hash, split_arguments,
                                 visitor_token)
-from audio_editing.editing.recipe import SCHEDULES
+from audio_editing.recipe import SCHEDULES
 from audio_editing.errors import UserError
 from tests.conftest import REPO, write_scene_clip
 from tests.demo.conftest import TINY_DEMO_ARGS

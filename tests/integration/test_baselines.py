@@ -11,7 +11,7 @@ from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import load_audio
 from audio_editing.editing.baselines import BASELINES, ddpm_inversion, inversion_free, sdedit
 from audio_editing.editing.inversion import inversion_free_rows
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
 from audio_editing.evaluation.batch import method_editor
 from audio_editing.toy_world.model import ToyBackbone

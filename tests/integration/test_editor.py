@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from audio_editing.editing.imagic import ImagicEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.editing.edit_types import editor_class
 from tests.conftest import assert_span_filled, tiny_args
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from audio_editing.editing.imagic import ImagicEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.editing.edit_types import editor_class
 from audio_editing.evaluation.rows import written_outputs
 from audio_editing.evaluation.clap import load_scorer

@@ -180,7 +180,7 @@ def test_killed_batch_resumes_without_redoing_finished_clips(tmp_path, tiny_mode
     out = tmp_path / "eval"
     args = tiny_eval_args(tiny_model_dir)
 
-    import audio_editing.editing.recipe as recipe
+    import audio_editing.recipe as recipe
 
     edited, real_run_edit = [], recipe.run_edit
 
@@ -265,7 +265,7 @@ def test_every_method_gets_the_same_scores_and_the_table_one_summary(tmp_path, t
 
 @pytest.mark.slow
 def test_rows_of_a_rank_killed_before_the_merge_are_kept_by_the_next_run(tmp_path, tiny_model_dir, monkeypatch):
-    from audio_editing.editing import recipe
+    from audio_editing import recipe
     from audio_editing.evaluation.distributed import Shard
 
     entries = read_manifest(write_manifest(tmp_path, ("addition", "style_transfer", "inpainting")))
@@ -401,7 +401,7 @@ def test_addition_default_on_the_embedded_model_is_the_judged_schedule():
 
 def test_imagic_paper_rows_run_the_papers_configuration():
     from audio_editing.cli import load_hparams, parse_arguments
-    from audio_editing.editing.recipe import PAPER_METHOD
+    from audio_editing.recipe import PAPER_METHOD
 
     argv = ["hparams/addition.yaml", *METHODS["imagic_paper"], "--input_wav=x.wav", "--target_prompt=a dog barks",
             "--edit_id=x"]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from audio_editing.editing.imagic import ImagicEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
 from tests.conftest import tiny_args
 

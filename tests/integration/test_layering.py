@@ -9,7 +9,7 @@ import torch
 from audio_editing.editing.edit_types import editor_class
 from audio_editing.editing.layering import LayerEditor, missing_event, mix_layers, prompt_events
 from audio_editing.editing.methods import with_method
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
 from tests.conftest import REPO, tiny_args, write_scene_clip
 

@@ -6,7 +6,7 @@ import torch
 
 from audio_editing.data.audio import OUTPUT_PEAK, limit_peak
 from audio_editing.editing.imagic import ImagicEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from tests.conftest import tiny_args
 
 

@@ -21,7 +21,7 @@ from audio_editing.backbones.tango import (HIFIGAN_16K_64, TANGO_UNET_CONFIG, TI
                                            load_state_dict_file, tiny_t5_tokenizer, tiny_unet_config,
                                            vae_config_from_tango)
 from audio_editing.editing.imagic import ImagicEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
 from tests.conftest import TINY_SECONDS, tiny_args, tiny_clap
 

@@ -13,7 +13,7 @@ import torch
 
 from audio_editing.api import Editor
 from audio_editing.editing.imagic import ImagicEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
 from tests.conftest import REPO, THREADS, edit_folder, tiny_args
 

@@ -9,7 +9,7 @@ import torch
 from audio_editing.backbones.base import TextCond
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.sample_starts import inversion_condition
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
 from tests.conftest import tiny_args
 

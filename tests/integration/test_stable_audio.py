@@ -19,7 +19,7 @@ from audio_editing.data.audio import AudioClip
 from audio_editing.editing.baselines import ddpm_inversion, sdedit
 from audio_editing.editing.imagic import ImagicEditor
 from audio_editing.editing.inversion import inversion_free
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
 from tests.conftest import tiny_args, tiny_clap
 

@@ -16,7 +16,7 @@ import yaml
 
 from audio_editing.editing.checkpoints import COMPLETE
 from audio_editing.editing.imagic import ImagicEditor
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from tests.conftest import REPO, edit_folder, tiny_args
 
 OUTPUTS = ("edit_eta0.00.wav", "edit_eta1.00.wav", "best.wav", "scores.csv")

@@ -17,7 +17,7 @@ import soundfile as sf
 
 from audio_editing.cli import run_cli
 from audio_editing.data.audio import OUTPUT_PEAK
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.editing.edit_types import editor_class
 from tests.conftest import (REPO, TINY_SECONDS, assert_span_filled, edit_folder, tiny_args, tiny_eval_args,
                             write_scene_clip)

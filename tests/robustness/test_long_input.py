@@ -3,7 +3,7 @@
 import soundfile as sf
 import torch
 
-from audio_editing.editing.recipe import run_edit
+from audio_editing.recipe import run_edit
 from audio_editing.editing.edit_types import editor_class
 from tests.conftest import assert_span_filled, tiny_args
 from tests.robustness.conftest import signal

@@ -37,7 +37,7 @@ def as_flags(settings: dict) -> list:
 # The paper's configuration is data: hparams/presets/paper.yaml (``--preset=paper``; the evaluator's
 # ``imagic_paper`` rows). Its schedule (steps and rates) is also the demo's "paper" speed and the speed
 # benchmark's; ``fast`` is the backbone's hparams file as is.
-PAPER_METHOD = read_preset(Path(__file__).resolve().parents[2] / "hparams", "paper")
+PAPER_METHOD = read_preset(Path(__file__).resolve().parents[1] / "hparams", "paper")
 PAPER_STEPS = {key: PAPER_METHOD[key] for key in ("emb_steps", "ft_steps", "sample_steps")}
 PAPER_RATES = {key: PAPER_METHOD[key] for key in ("emb_lr", "ft_lr", "loss_batch")}
 PAPER_SETTINGS = as_flags(PAPER_RATES)
