@@ -126,12 +126,9 @@ def recipe_edit(editor_class, argv, models=None):
     result.metrics.update({f"seconds_{name}": round(t, 3) for name, t in fit.seconds.items()})
     best = edit.save(edit_folder)
     i = result.best_index
-    # with several inversion strengths or sources, the one whose sweep was kept
-    strength, source = result.metrics.get("inversion_strength"), result.metrics.get("inversion_source")
+    # with several inversion strengths, the one whose sweep was kept
+    strength = result.metrics.get("inversion_strength")
     chosen = f"{result.sweep}={result.etas[i]:g}" + (f", inversion strength {strength:g}" if strength is not None else "")
-    if source is not None:
-        mixed = not isinstance(source, str)
-        chosen += ", inverted under " + (f"{source:g} e_opt + {1 - source:g} empty" if mixed else source)
     if result.metrics.get("layer_prompt"):
         chosen += f", layer {result.metrics['layer_prompt']!r}"
     logger.info(f"best {chosen}: text {result.scores['text_clap'][i]:.3f}, "

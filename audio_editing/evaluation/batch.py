@@ -46,14 +46,8 @@ from audio_editing.evaluation.tables import write_results
 
 
 SETTINGS_FILE = "evaluate.json"
-
-
 HPARAMS_KEY = "hparams_sha1"  # in SETTINGS_FILE: hparams_fingerprints of the edit types evaluated
-
-
 NOT_SETTINGS = ("ckpt_interval_steps", "log_interval", "device")  # overrides that do not change results
-
-
 # keys that only choose among the outputs (``--rejudge --reselect`` chooses again): a results folder stays valid
 SELECTION_KEYS = ("eta_selection", "onset_weight")
 
@@ -83,7 +77,6 @@ def clip_metrics(entry: dict, result, scorer, logmel, judge=None) -> dict:
     rate = result.sample_rate
     input_wav = load_audio(result.folder / "input.wav", rate)
     row = {"best_eta": result.etas[best], "inversion_strength": result.metrics.get("inversion_strength"),
-           "inversion_source": result.metrics.get("inversion_source"),
            **{k: result.scores[k][best] for k in ("text_clap", "audio_clap", "sum", "onset_f1", "text_clap_span",
                                                    *JUDGE_COLUMNS) if k in result.scores}}
     row["text_clap_input"] = result.metrics["text_clap_input"]

@@ -35,11 +35,9 @@ def row_method(row: str) -> str:
 
 
 JUDGE_COLUMNS = ["judge_success", "judge_target", "judge_preservation", "judge_event_f1"]
-
-
-# best_eta: the chosen eta, or the chosen strength for a baseline; inversion_strength and inversion_source: the
-# method's sweep kept, where step 3 swept several inversion strengths or sources
-RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "inversion_strength", "inversion_source", *JUDGE_COLUMNS,
+# best_eta: the chosen eta, or the chosen strength for a baseline; inversion_strength: the
+# method's sweep kept, where step 3 swept several inversion strengths
+RESULT_COLUMNS = ["id", "edit_type", "method", "best_eta", "inversion_strength", *JUDGE_COLUMNS,
                   "text_clap", "audio_clap", "sum", "onset_f1",
                   "text_clap_input", "eta0_mel_snr", "vae_mel_snr", "ref_mel_snr", "added_text_clap",
                   "text_clap_span", "ref_mel_snr_span", "eta0_free_mel_snr_observed",

@@ -56,8 +56,6 @@ def markdown_table(groups: Dict[tuple, List[dict]], columns: Dict[str, str]) -> 
 
 # the rules compared on the judge (the first is the paper's), each at its onset weight where it reads one
 ONSET_RULES = ("text_onset", "text_onset_timed")
-
-
 SELECTIONS_COMPARED = (("max_sum", 0.0), ("max_text", 0.0), ("text_onset", ONSET_WEIGHT),
                        ("text_onset_timed", ONSET_WEIGHT), ("text_span", 0.0))
 
