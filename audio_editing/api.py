@@ -166,9 +166,10 @@ class Edit:
         return self.result.sweep
 
     @property
-    def layer_prompt(self):
-        """With ``method: layer``: the sound that was generated and mixed in (None for the other methods)."""
-        return self.result.metrics.get("layer_prompt")
+    def added_prompt(self):
+        """Addition with ``method: layer`` (the sound generated and mixed in) or with the method's
+        ``added_guidance`` (the sound guided in): that sound's prompt; None otherwise."""
+        return self.result.metrics.get("added_prompt")
 
     @property
     def scores(self) -> dict:

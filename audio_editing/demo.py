@@ -257,7 +257,7 @@ class EditOutputs:
     downloads: List[Path]  # best.wav, the zip of every output, scores.csv
     fit_reused: bool = False  # steps 1-2 came from the visitor's previous edit: sampling only
     sweep: str = "eta"  # what ``etas`` are: "eta" (imagic) or "gain" (layer)
-    layer_prompt: Optional[str] = None  # layer: the sound that was generated and mixed in
+    added_prompt: Optional[str] = None  # addition: the sound that was added (the layer's, or guided in)
 
 
 def pack_edit(folder: Path) -> Path:
@@ -400,7 +400,7 @@ class DemoEditor:
             etas=edit.etas, best_index=edit.best_index, wavs=[out / edit_wav_name(v, edit.sweep) for v in edit.etas],
             spectrograms=out / "spectrograms.png", scores_plot=out / "clap_vs_eta.png", table=table,
             downloads=[out / "best.wav", pack_edit(out), out / "scores.csv"], fit_reused=fit is kept,
-            sweep=edit.sweep, layer_prompt=edit.layer_prompt)
+            sweep=edit.sweep, added_prompt=edit.added_prompt)
 
 
 @contextmanager
@@ -472,7 +472,8 @@ def build_page(editor: DemoEditor, files: VisitorFiles, ttl_seconds: float):
         header, rows = out.table[0], out.table[1:]
         best = dict(zip(header, rows[out.best_index]))
         reused = " Steps 1-2 came from your previous edit of this clip: sampling only." if out.fit_reused else ""
-        layer = f" Added: \"{out.layer_prompt}\", mixed over your clip." if out.layer_prompt else ""
+        how = "mixed over your clip" if out.sweep == "gain" else "guided in beside the prompt"
+        layer = f" Added: \"{out.added_prompt}\", {how}." if out.added_prompt else ""
         status = (f"**Best edit: {out.sweep} = {out.etas[out.best_index]:g}** (Text {best['text_clap']} + Audio "
                   f"{best['audio_clap']} = {best['sum']}).{layer}{reused} Your files are kept until you close this "
                   f"tab, at most {ttl_seconds / 60:g} minutes after your last edit.")

@@ -129,8 +129,8 @@ def recipe_edit(editor_class, argv, models=None):
     # with several inversion strengths, the one whose sweep was kept
     strength = result.metrics.get("inversion_strength")
     chosen = f"{result.sweep}={result.etas[i]:g}" + (f", inversion strength {strength:g}" if strength is not None else "")
-    if result.metrics.get("layer_prompt"):
-        chosen += f", layer {result.metrics['layer_prompt']!r}"
+    if result.metrics.get("added_prompt"):
+        chosen += f", adding {result.metrics['added_prompt']!r}"
     logger.info(f"best {chosen}: text {result.scores['text_clap'][i]:.3f}, "
                 f"audio {result.scores['audio_clap'][i]:.3f} -> {best}")
     print(f"best edit ({chosen}): {best}")

@@ -25,7 +25,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 import speechbrain as sb
 import torch
@@ -465,6 +465,7 @@ class ImagicEditor(sb.Brain):
         n_windows = self.z0.shape[0]
         bar = tqdm(total=n_windows * hp.sample_steps, desc="step 3: sampling", dynamic_ncols=True,
                    disable=self.noprogressbar)
+        added = self.added_condition(etas)
         latents = []
         for window in range(n_windows):
             e_opt_window = e_opt.map(lambda x: x[window: window + 1])
@@ -488,10 +489,15 @@ class ImagicEditor(sb.Brain):
                 else:  # resample_jumps > 1: a DDIM sampler (check_sampling)
                     z = from_noise(backbone, hp.sampler(backbone.scheduler.config), hp.sample_steps,
                                    self.noise[window: window + 1], conds, window_scales, after_step,
-                                   self.resample_jumps, generator, on_step=lambda: bar.update(1))
+                                   self.resample_jumps, generator, on_step=lambda: bar.update(1), added=added)
             latents.append(z)
         bar.close()
         return torch.stack(latents, dim=1)
+
+    def added_condition(self, etas: List[float]) -> Optional[Tuple[TextCond, torch.Tensor]]:
+        """Hook: a condition guided in beside each eta's interpolated embedding from noise, with its weight per
+        eta ([n_eta, 1, 1, 1]); None: none (addition's editor guides in the sound to add)."""
+        return None
 
     @property
     def resample_jumps(self) -> int:

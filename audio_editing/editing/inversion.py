@@ -20,12 +20,19 @@ def unconstrained(z, next_t):
     return z
 
 
-def guided_output(backbone, sampler, z: torch.Tensor, t, both: TextCond, guidance_scale) -> torch.Tensor:
+def guided_output(backbone, sampler, z: torch.Tensor, t, both: TextCond, guidance_scale,
+                  added_weights: torch.Tensor = None) -> torch.Tensor:
     """Classifier-free guided model output for ``z``; ``both`` = [null, prompt]; ``guidance_scale`` a number or
-    one per row ([n, 1, 1, 1])."""
-    model_in = sampler.scale_model_input(torch.cat([z, z]), t)
-    uncond, cond = backbone.predict(model_in, t, both).float().chunk(2)
-    return uncond + guidance_scale * (cond - uncond)
+    one per row ([n, 1, 1, 1]). With ``added_weights`` (one per row, [n, 1, 1, 1]) ``both`` = [null, prompt,
+    added] and the added condition is guided in beside the prompt at ``added_weights`` x ``guidance_scale``
+    (composable diffusion, Liu et al. 2022: the output holds what each condition asks for)."""
+    parts = 2 if added_weights is None else 3
+    model_in = sampler.scale_model_input(torch.cat([z] * parts), t)
+    uncond, cond, *added = backbone.predict(model_in, t, both).float().chunk(parts)
+    guided = uncond + guidance_scale * (cond - uncond)
+    if added:
+        guided = guided + added_weights * guidance_scale * (added[0] - uncond)
+    return guided
 
 
 def renoise(sampler: DDIMScheduler, z: torch.Tensor, t_from, t_to, generator: torch.Generator) -> torch.Tensor:
@@ -37,17 +44,19 @@ def renoise(sampler: DDIMScheduler, z: torch.Tensor, t_from, t_to, generator: to
 
 def denoise(backbone, sampler, z: torch.Tensor, timesteps, both: TextCond, guidance_scale,
             after_step: AfterStep = unconstrained, jumps: int = 1, generator: torch.Generator = None,
-            on_step: Callable[[], None] = None) -> torch.Tensor:
+            on_step: Callable[[], None] = None, added_weights: torch.Tensor = None) -> torch.Tensor:
     """``z`` denoised through ``timesteps`` with guidance (a number, or one per row), ``after_step(z, next_t)``
     after each step. ``jumps`` > 1 (a DDIM sampler): each step is denoised that many times, noised back to its
     level in between with ``generator``'s noise (RePaint's resampling: what was generated meets what
-    ``after_step`` holds again). ``on_step()`` after each step (a progress bar)."""
+    ``after_step`` holds again). ``on_step()`` after each step (a progress bar). ``added_weights``: ``both`` holds
+    a third, added condition (:func:`guided_output`)."""
     for i, t in enumerate(timesteps):
         next_t = timesteps[i + 1] if i + 1 < len(timesteps) else None
         for jump in range(jumps if next_t is not None else 1):
             if jump:
                 z = renoise(sampler, z, next_t, t, generator)
-            z = sampler.step(guided_output(backbone, sampler, z, t, both, guidance_scale), t, z).prev_sample
+            z = sampler.step(guided_output(backbone, sampler, z, t, both, guidance_scale, added_weights), t,
+                             z).prev_sample
             z = after_step(z, next_t)
         if on_step is not None:
             on_step()

@@ -2,7 +2,7 @@
 
 Adding a sound to a recording is, physically, mixing: a sound designer layers the new sound over the
 old one. This method does that with the backbone: it finds the part of the target prompt the input
-lacks (:func:`missing_event`: the prompt is cut at its connectors, "a dog barks while a phone rings"
+lacks (``editing/added_sound.py``: the prompt is cut at its connectors, "a dog barks while a phone rings"
 -> "a dog barks", "a phone rings", and the part the scorer matches least to the input is the one to
 add), generates that sound alone from fresh noise, and mixes it over the input at several levels
 (``layer_gains``, the layer's RMS relative to the input's, one fresh take each). The rule of the
@@ -11,57 +11,21 @@ recipe (``eta_selection``) chooses among the takes, as it chooses eta for the me
 Nothing is trained and the input is kept sample for sample under the layer, so the edit keeps the
 original's timing by construction. It needs only what a model renders well, one event from a short
 prompt, where the method needs the model to compose the whole new scene from the prompt. It applies
-to addition only (``method: layer``); ``layer_prompt`` names the sound to add where the user knows it.
+to addition only (``method: layer``); ``added_prompt`` names the sound to add where the user knows it.
 """
 
 import logging
-import re
 from typing import List, Optional
 
 import torch
 
 from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import limit_outputs
+from audio_editing.editing.added_sound import sound_to_add
 from audio_editing.editing.baselines import BaselineEditor, number_list
 from audio_editing.editing.inversion import guided_output
 
 logger = logging.getLogger(__name__)
-
-# Words that join two events in a caption, longest first where one contains another; a part is what lies
-# between them ("in the background" ends a phrase: "rain with thunder in the background").
-EVENT_LINKS = (", and then ", ", then ", " followed by ", " succeeded by ", ", after which ", "; afterwards ",
-               " before ", " after ", " at the same time as ", " alongside ", "; meanwhile ", ", while ",
-               " while ", ", during which ", "; behind it, ", " in the background", " with ", " over ", " amid ",
-               " as ", ", and ", " and ")
-
-
-def prompt_events(prompt: str) -> List[str]:
-    """The event phrases of a caption, cut at its connectors (``EVENT_LINKS``).
-
-    Example
-    -------
-    >>> prompt_events("a dog barks while a phone rings")
-    ['a dog barks', 'a phone rings']
-    >>> prompt_events("sirens wailing with gunshots in the background")
-    ['sirens wailing', 'gunshots']
-    >>> prompt_events("an engine ticking over")
-    ['an engine ticking over']
-    """
-    pattern = "|".join(re.escape(link) for link in EVENT_LINKS)
-    parts = (part.strip(" ,;.") for part in re.split(pattern, prompt.strip()))
-    return [part for part in parts if part]
-
-
-def missing_event(parts: List[str], scores: List[float]) -> str:
-    """The part of a prompt the input matches least (``scores``: the scorer's Text of each part on the input).
-
-    Example
-    -------
-    >>> missing_event(["a dog barks", "a phone rings"], [0.81, 0.07])
-    'a phone rings'
-    """
-    return parts[min(range(len(parts)), key=scores.__getitem__)]
-
 
 def mix_layers(input_wav: torch.Tensor, layers: torch.Tensor, gains: List[float],
                peak: Optional[float] = None) -> torch.Tensor:
@@ -89,7 +53,7 @@ class LayerEditor(BaselineEditor):
     method = "layer"
     sweep = "gain"
     sweep_key = "layer_gains"
-    HPARAMS_NEEDED = ("layer_gains", "layer_prompt")
+    HPARAMS_NEEDED = ("layer_gains", "added_prompt")
     edit_types = ("addition",)  # what it can do (``methods.with_method`` refuses the others)
 
     def sweep_values(self) -> List[float]:
@@ -99,20 +63,13 @@ class LayerEditor(BaselineEditor):
                            "relative to the input's: 1 is as loud)")
 
     def sample(self, target_prompt: str):
-        """Choose the sound to add (``layer_prompt``, else :func:`missing_event` of the target prompt), then
-        generate, layer, score and choose a take as every method does."""
-        prompt = self.hparams.layer_prompt
-        if not prompt:
-            parts = prompt_events(target_prompt)
-            scores = [self.input_text_score(self.wav, part) for part in parts]
-            prompt = missing_event(parts, scores)
-            if len(parts) > 1:
-                logger.info(f"layer: adding {prompt!r}, the part of the prompt the input matches least ("
-                            + ", ".join(f"{p!r} {s:.2f}" for p, s in zip(parts, scores)) + ")")
+        """Choose the sound to add (:func:`~audio_editing.editing.added_sound.sound_to_add`), then generate, layer,
+        score and choose a take as every method does."""
+        prompt = sound_to_add(self, target_prompt)
         with torch.no_grad():
             self.layer_cond = self.modules.backbone.encode_text([prompt])
         result = super().sample(target_prompt)
-        result.metrics["layer_prompt"] = prompt
+        result.metrics["added_prompt"] = prompt
         return result
 
     def generate(self, gains, e_target: TextCond, start=None) -> torch.Tensor:

@@ -9,15 +9,16 @@ from audio_editing.errors import UserError
 # the methods other than imagic, each a training-free editor
 EDITORS = {**BASELINES, "layer": LayerEditor}
 METHOD_NAMES = ("imagic", *EDITORS)
-# The settings only some methods read: steps 1-2 and the eta sweep are the method's, the strength sweep the
-# baselines', the gains and the sound to add the layer's. Every other setting (the backbone, sampling steps,
-# guidance, the selection rule, the edit type's, input handling) is read by every method.
+# The settings only some methods read: steps 1-2, the eta sweep and the added sound's guidance are the method's,
+# the strength sweep the baselines', the gains the layer's, the sound to add (``added_prompt``) the layer's and the
+# method's. Every other setting (the backbone, sampling steps, guidance, the selection rule, the edit type's, input
+# handling) is read by every method.
 METHOD_ONLY_KEYS = {
     "imagic": ("emb_steps", "emb_lr", "ft_steps", "ft_mode", "ft_lr", "lora_rank", "lora_targets", "lora_lr",
                "loss_batch", "t_min", "t_max", "init", "source_prompt", "etas", "sample_start", "inversion_strength",
-               "inversion_source", "attention_injection", "preset"),
+               "inversion_source", "attention_injection", "preset", "added_guidance", "added_prompt"),
     **{name: ("strengths",) for name in BASELINES},
-    "layer": ("layer_gains", "layer_prompt"),
+    "layer": ("layer_gains", "added_prompt"),
 }
 
 

@@ -9,7 +9,7 @@ and e_opt (FlowEdit); eta=0 returns the input too.
 Several strengths give one sweep each (``SampleStart``), the best kept by the editor.
 """
 
-from typing import Callable, List, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import torch
 from diffusers import DDIMScheduler
@@ -66,18 +66,21 @@ def inversion_condition(backbone, source: str, e_opt: TextCond) -> TextCond:
 
 def from_noise(backbone, sampler, steps: int, noise: torch.Tensor, conds: TextCond, scales: torch.Tensor,
                after_step: AfterStep, jumps: int, generator: torch.Generator,
-               on_step: Callable[[], None]) -> torch.Tensor:
+               on_step: Callable[[], None], added: Optional[Tuple[TextCond, torch.Tensor]] = None) -> torch.Tensor:
     """Step 3 from the window's seeded ``noise`` [1, ...]: every row of ``conds`` (one eta's interpolated
     embedding, guided by its row of ``scales``) denoised in one batch with ``sampler`` over ``steps`` steps (those
     from the model's first timestep on: ``noise_timesteps``),
-    each ``jumps`` times (RePaint's resampling; 1: once). Latents [n_rows, ...]."""
+    each ``jumps`` times (RePaint's resampling; 1: once). ``added``: (a condition [1, ...], a weight per row
+    [n_rows, 1, 1, 1]) guided in beside each row's (``inversion.guided_output``). Latents [n_rows, ...]."""
     sampler.set_timesteps(steps, device=noise.device)
-    z = (noise * sampler.init_noise_sigma).repeat(len(conds.hidden), 1, 1, 1)
-    both = TextCond.cat([backbone.null_cond(conds), conds])
+    n_rows = len(conds.hidden)
+    z = (noise * sampler.init_noise_sigma).repeat(n_rows, 1, 1, 1)
+    both = TextCond.cat([backbone.null_cond(conds), conds, *([added[0].repeat(n_rows)] if added else [])])
     timesteps = backbone.noise_timesteps(sampler)
     for _ in range(len(sampler.timesteps) - len(timesteps) if on_step else 0):  # the steps above the first one
         on_step()
-    return denoise(backbone, sampler, z, timesteps, both, scales, after_step, jumps, generator, on_step=on_step)
+    return denoise(backbone, sampler, z, timesteps, both, scales, after_step, jumps, generator, on_step=on_step,
+                   added_weights=added[1] if added else None)
 
 
 def from_inversion(backbone, z0: torch.Tensor, e_opt: TextCond, conds: TextCond, scales: torch.Tensor,

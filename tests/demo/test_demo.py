@@ -67,7 +67,7 @@ def test_addition_can_layer_and_the_other_types_run_the_method_only(editor, tmp_
     folder = tmp_path / "visitor"
     folder.mkdir()
     out = editor.edit(folder, clip, "addition", "a dog barks while a door is knocked", "layer")
-    assert out.sweep == "gain" and out.layer_prompt in ("a dog barks", "a door is knocked")
+    assert out.sweep == "gain" and out.added_prompt in ("a dog barks", "a door is knocked")
     assert [p.name for p in out.wavs] == [f"edit_gain{g:.2f}.wav" for g in editor.layer_gains]
     assert all(p.is_file() for p in out.wavs) and not out.fit_reused
     with zipfile.ZipFile(out.downloads[1]) as archive:

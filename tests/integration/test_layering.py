@@ -7,7 +7,8 @@ import soundfile as sf
 import torch
 
 from audio_editing.editing.edit_types import editor_class
-from audio_editing.editing.layering import LayerEditor, missing_event, mix_layers, prompt_events
+from audio_editing.editing.added_sound import missing_event, prompt_events
+from audio_editing.editing.layering import LayerEditor, mix_layers
 from audio_editing.editing.methods import with_method
 from audio_editing.recipe import run_edit
 from audio_editing.errors import UserError
@@ -41,12 +42,12 @@ def test_layer_keeps_the_input_sample_for_sample_and_adds_a_layer_at_each_gain(q
         layer = out - original  # what was added; the input itself is untouched under it
         assert np.sqrt(np.mean(layer ** 2)) / rms_in == pytest.approx(gain, rel=0.02)
     assert (result.folder / "best.wav").is_file() and not (result.folder / "save").exists()  # nothing trained
-    assert result.metrics["layer_prompt"] in ("a dog barks", "a siren wails")
+    assert result.metrics["added_prompt"] in ("a dog barks", "a siren wails")
 
 
-def test_layer_prompt_names_the_sound_to_add(clip, tiny_model_dir, tmp_path):
-    result = layer_edit(clip, tiny_model_dir, tmp_path, "addition", "--layer_prompt=a phone rings")
-    assert result.metrics["layer_prompt"] == "a phone rings"
+def test_added_prompt_names_the_sound_to_add(clip, tiny_model_dir, tmp_path):
+    result = layer_edit(clip, tiny_model_dir, tmp_path, "addition", "--added_prompt=a phone rings")
+    assert result.metrics["added_prompt"] == "a phone rings"
 
 
 def test_prompt_parts_and_the_part_the_input_lacks():
@@ -103,7 +104,7 @@ def test_layer_on_a_long_stereo_input_keeps_its_rate_layout_length_and_samples(t
     wav = np.stack([0.1 * np.sin(2 * np.pi * 440 * t), 0.05 * np.sin(2 * np.pi * 660 * t)], axis=1)
     path = tmp_path / "long.wav"
     sf.write(str(path), wav.astype("float32"), rate, subtype="FLOAT")
-    result = layer_edit(path, tiny_model_dir, tmp_path / "out", "addition", "--layer_prompt=a dog barks")
+    result = layer_edit(path, tiny_model_dir, tmp_path / "out", "addition", "--added_prompt=a dog barks")
     out, out_rate = sf.read(result.folder / "edit_gain0.50.wav", dtype="float32")
     assert out_rate == rate and out.shape == wav.shape
     layer = out - wav

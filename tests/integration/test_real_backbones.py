@@ -426,7 +426,7 @@ def test_layer_adds_over_the_input_on_audioldm_with_the_clap_scorer(audioldm_dir
                                      *tiny_args(audioldm_dir, tmp_path, f"--scorer_source={clap_dir}",
                                                 f"--window_seconds={TINY_SECONDS}", "--method=layer",
                                                 "--layer_gains=[0.5,1]")])
-    assert result.sweep == "gain" and result.metrics["layer_prompt"] in ("a dog barks", "rain falls")
+    assert result.sweep == "gain" and result.metrics["added_prompt"] in ("a dog barks", "rain falls")
     original, _ = sf.read(clip, dtype="float32")
     out, _ = sf.read(result.folder / "edit_gain0.50.wav", dtype="float32")
     assert len(out) == len(original) and float(abs(torch.from_numpy(out - original)).max()) > 0

@@ -41,10 +41,11 @@ def test_backbone_schedule_with_a_key_the_backbone_lacks_is_a_clear_error(recipe
 
 def test_a_preset_applies_over_the_schedule_and_the_command_line_beats_it(recipe):
     (recipe.parent / "presets").mkdir()
-    (recipe.parent / "presets" / "paper.yaml").write_text("ft_steps: 1500\nemb_steps: 500\n")
+    (recipe.parent / "presets" / "paper.yaml").write_text("ft_steps: 1500\nemb_steps: 500\nother_type_key: 0\n")
     recipe.write_text(RECIPE + "preset: null\n")
     hparams, resolved = load_hparams(recipe, {"preset": "paper"})
     assert (hparams["ft_steps"], hparams["emb_steps"]) == (1500, 500) and "ft_steps: 1500" in resolved
+    assert "other_type_key" not in hparams  # a preset's setting the recipe lacks is another edit type's
     hparams, _ = load_hparams(recipe, {"preset": "paper", "emb_steps": 5})
     assert (hparams["ft_steps"], hparams["emb_steps"]) == (1500, 5)
     assert load_hparams(recipe, {})[0]["ft_steps"] == 150  # no preset: the file's own
@@ -63,6 +64,7 @@ def test_the_shipped_paper_preset_is_the_paper_s_configuration_on_every_recipe()
         assert (hparams["sample_steps"], hparams["guidance_scale"], hparams["loss_batch"]) == (200, 3.0, 1)
         assert (hparams["init"], hparams["sample_start"], hparams["eta_selection"]) == ("target", "noise", "max_sum")
         assert hparams["ft_mode"] == "full" and hparams["keep_background"] is False
+        assert hparams.get("added_guidance", 0.0) == 0.0  # addition: no composed guidance
     with pytest.raises(UserError, match="--preset is not read by --method=sdedit"):
         Editor.from_hparams(REPO / "hparams" / "addition.yaml", {"preset": "paper", "method": "sdedit"})
 
