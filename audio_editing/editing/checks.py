@@ -53,7 +53,7 @@ def check_selection(hparams) -> None:
 def check_sampling(hparams) -> None:
     """``sample_start`` names a start of step 3, ``inversion_strength`` is in (0, 1], ``inversion_source``
     names a condition to invert under, ``resample_jumps`` is a count the
-    sampler can resample with and ``added_guidance`` a weight for step 3 from noise."""
+    sampler can resample with and ``added_guidance`` a weight."""
     start = hparams["sample_start"]
     if start not in SAMPLE_STARTS:
         raise UserError(f"--sample_start must be one of {', '.join(SAMPLE_STARTS)}, got {start!r}")
@@ -80,9 +80,6 @@ def check_sampling(hparams) -> None:
     if added is not None and (isinstance(added, bool) or not isinstance(added, (int, float)) or added < 0):
         raise UserError(f"--added_guidance must be a number >= 0 (the added sound's guidance per unit of eta, "
                         f"such as 0.15; 0: off), got {added!r}")
-    if added and start != "noise":
-        raise UserError(f"--added_guidance guides the added sound in from noise; with --sample_start={start} "
-                        f"pass --added_guidance=0")
     source = hparams["inversion_source"]
     if not isinstance(source, str) or source not in INVERSION_SOURCES:
         raise UserError(f"--inversion_source must be one of {', '.join(INVERSION_SOURCES)} (the condition the input "

@@ -30,8 +30,8 @@ from audio_editing.evaluation.metrics import mel_snr
 
 
 class AdditionEditor(ImagicEditor):
-    """Addition: the prompt carries the whole new scene; with ``added_guidance`` > 0 step 3 also guides in the
-    sound the input lacks (``added_prompt``, else the part of the prompt the input matches least:
+    """Addition: the prompt carries the whole new scene; with ``added_guidance`` > 0 step 3 from noise also guides
+    in the sound the input lacks (``added_prompt``, else the part of the prompt the input matches least:
     ``editing/added_sound.py``) beside each eta's interpolated embedding, at ``added_guidance`` x eta x
     ``guidance_scale`` (composable diffusion, Liu et al. 2022). The weight is 0 at eta=0, which still
     reconstructs the input. The fine-tuned model renders a short single-event prompt far more often than the
@@ -42,7 +42,8 @@ class AdditionEditor(ImagicEditor):
 
     def sample(self, target_prompt: str):
         self.added_cond = None
-        if self.method == "imagic" and self.hparams.added_guidance:  # the layer and the baselines guide nothing in
+        # the layer, the baselines and the starts from the input guide nothing in
+        if self.method == "imagic" and self.hparams.added_guidance and self.hparams.sample_start == "noise":
             prompt = sound_to_add(self, target_prompt)
             with torch.no_grad():
                 self.added_cond = self.modules.backbone.encode_text([prompt])

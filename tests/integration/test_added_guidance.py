@@ -1,5 +1,5 @@
 """Addition's composed guidance (``added_guidance``): the sound the input lacks guided in beside each eta's
-embedding in step 3, with no weight at eta=0, from the same fit; and the settings it refuses."""
+embedding in step 3 from noise, with no weight at eta=0, from the same fit; and the settings it refuses."""
 
 import pytest
 import torch
@@ -31,11 +31,12 @@ def test_the_added_sound_changes_the_edits_but_not_eta_0_and_reuses_the_fit(clip
     assert (on.latents[1].float() - off.latents[1].float()).pow(2).mean() > 1e-6
     named = add(clip, tiny_model_dir, tmp_path / "named", "--added_guidance=0.5", "--added_prompt=a phone rings")
     assert named.metrics["added_prompt"] == "a phone rings"
+    from_input = add(clip, tiny_model_dir, tmp_path, "--added_guidance=0.5", "--sample_start=ddpm_inversion")
+    assert "added_prompt" not in from_input.metrics  # the starts from the input take no added guidance
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--added_guidance=-0.1"], "added_guidance must be a number >= 0"),
-    (["--added_guidance=0.2", "--sample_start=ddpm_inversion"], "guides the added sound in from noise"),
 ])
 def test_bad_added_guidance_is_refused_in_one_line_before_writing(clip, tiny_model_dir, tmp_path, extra, message):
     with pytest.raises(UserError, match=message):
