@@ -34,8 +34,7 @@ class AdditionEditor(ImagicEditor):
     in the sound the input lacks (``added_prompt``, else the part of the prompt the input matches least:
     ``editing/added_sound.py``) beside each eta's interpolated embedding, at ``added_guidance`` x eta x
     ``guidance_scale`` (composable diffusion, Liu et al. 2022). The weight is 0 at eta=0, which still
-    reconstructs the input. The fine-tuned model renders a short single-event prompt far more often than the
-    whole multi-event scene (docs/experiments/2026-12-07-addition-composed-guidance)."""
+    reconstructs the input (off by default: docs/experiments/2026-12-07-addition-composed-guidance)."""
 
     edit_type = "addition"
     HPARAMS_NEEDED = ("added_guidance", "added_prompt")
