@@ -106,11 +106,12 @@ def compose_hparams_text(hparams_file, backbone: str = None, preset: str = None)
         raise UserError(f"unknown backbone '{name}'; choose one of {', '.join(known)} (files in {folder})")
     schedule = dict((recipe.get("backbone_schedule") or {}).get(name) or {})
     preset = preset or recipe.get("preset")
+    backbone_text = backbone_file.read_text()
     if preset:  # a preset's setting that neither file has is another edit type's (addition's added_guidance)
-        backbone_keys = ruamel.yaml.YAML(typ="rt").load(backbone_file.read_text()) or {}
+        backbone_keys = ruamel.yaml.YAML(typ="rt").load(backbone_text) or {}
         schedule.update({key: value for key, value in read_preset(hparams_file.parent, preset).items()
                          if key in recipe or key in backbone_keys})
-    text = f"# ---- {backbone_file}\n{backbone_file.read_text()}\n# ---- {hparams_file}\n{recipe_text}"
+    text = f"# ---- {backbone_file}\n{backbone_text}\n# ---- {hparams_file}\n{recipe_text}"
     return text, schedule
 
 

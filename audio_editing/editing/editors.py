@@ -40,14 +40,13 @@ class AdditionEditor(ImagicEditor):
     HPARAMS_NEEDED = ("added_guidance", "added_prompt")
 
     def sample(self, target_prompt: str):
-        self.added_cond = None
         # the layer, the baselines and the starts from the input guide nothing in
-        if self.method == "imagic" and self.hparams.added_guidance and self.hparams.sample_start == "noise":
-            prompt = sound_to_add(self, target_prompt)
-            with torch.no_grad():
-                self.added_cond = self.modules.backbone.encode_text([prompt])
+        guided = self.method == "imagic" and self.hparams.added_guidance and self.hparams.sample_start == "noise"
+        prompt = sound_to_add(self, target_prompt) if guided else None
+        with torch.no_grad():
+            self.added_cond = None if prompt is None else self.modules.backbone.encode_text([prompt])
         result = super().sample(target_prompt)
-        if self.added_cond is not None:
+        if prompt is not None:
             result.metrics["added_prompt"] = prompt
         return result
 
