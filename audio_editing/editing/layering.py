@@ -14,7 +14,6 @@ prompt, where the method needs the model to compose the whole new scene from the
 to addition only (``method: layer``); ``added_prompt`` names the sound to add where the user knows it.
 """
 
-import logging
 from typing import List, Optional
 
 import torch
@@ -23,9 +22,7 @@ from audio_editing.backbones.base import TextCond
 from audio_editing.data.audio import limit_outputs
 from audio_editing.editing.added_sound import sound_to_add
 from audio_editing.editing.baselines import BaselineEditor, number_list
-from audio_editing.editing.inversion import guided_output
-
-logger = logging.getLogger(__name__)
+from audio_editing.editing.inversion import denoise
 
 def mix_layers(input_wav: torch.Tensor, layers: torch.Tensor, gains: List[float],
                peak: Optional[float] = None) -> torch.Tensor:
@@ -82,11 +79,7 @@ class LayerEditor(BaselineEditor):
         sampler.set_timesteps(hp.sample_steps, device=self.device)
         z = torch.randn((len(gains), *z0.shape[1:]), generator=generator).to(z0) * sampler.init_noise_sigma
         both = TextCond.cat([backbone.null_cond(cond).repeat(len(gains)), cond.repeat(len(gains))])
-        timesteps = backbone.noise_timesteps(sampler)
-        for i, t in enumerate(timesteps):
-            z = sampler.step(guided_output(backbone, sampler, z, t, both, hp.guidance_scale), t, z).prev_sample
-            z = after_step(z, timesteps[i + 1] if i + 1 < len(timesteps) else None)
-        return z
+        return denoise(backbone, sampler, z, backbone.noise_timesteps(sampler), both, hp.guidance_scale, after_step)
 
     def compose(self, input_wav: torch.Tensor, wavs: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """The input with each take layered over it at its gain (the takes as decoded: ``wavs``)."""
