@@ -28,7 +28,7 @@ The names most callers use are re-exported here (``toy_world.sample_scene(...)``
 """
 
 from audio_editing.toy_world.benchmark import EDIT_TYPES, make_benchmark
-from audio_editing.toy_world.captions import CLASS_WORDINGS, SPLITS, caption, describe_event
+from audio_editing.toy_world.captions import CLASS_WORDINGS, SPLITS, VOCABULARIES, caption, describe_event
 from audio_editing.toy_world.examples import generate_examples, write_examples
 from audio_editing.toy_world.scenes import (BACKGROUND_PROBABILITY, CLIP_SAMPLES, CLIP_SECONDS, PEAK_LIMIT, Event,
                                             Scene, render_event, render_scene, sample_scene)
@@ -36,7 +36,7 @@ from audio_editing.toy_world.sounds import BACKGROUND_CLASSES, CLASSES, SAMPLE_R
 
 __all__ = [
     "BACKGROUND_CLASSES", "BACKGROUND_PROBABILITY", "CLASSES", "CLASS_WORDINGS", "CLIP_SAMPLES", "CLIP_SECONDS",
-    "EDIT_TYPES", "PEAK_LIMIT", "SAMPLE_RATE", "SPLITS", "Event", "Scene", "caption", "describe_event",
+    "EDIT_TYPES", "PEAK_LIMIT", "SAMPLE_RATE", "SPLITS", "VOCABULARIES", "Event", "Scene", "caption", "describe_event",
     "duration_range", "generate_examples", "make_benchmark", "render_event", "render_scene", "sample_params",
     "sample_scene", "write_examples",
 ]

@@ -17,11 +17,19 @@ from audio_editing.toy_world.scenes import Event, Scene
 from audio_editing.toy_world.sounds import _check_label, _pick
 
 SPLITS = ("train", "heldout")
+# The caption vocabularies: the two splits, and the training split with more wordings of each class
+# (the grammar of "train"); see _MORE_TRAIN_WORDINGS.
+VOCABULARIES = SPLITS + ("train_more",)
 
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise UserError(f"unknown caption split {split!r}; choose 'train' or 'heldout'")
+
+
+def _check_vocabulary(vocabulary: str) -> None:
+    if vocabulary not in VOCABULARIES:
+        raise UserError(f"unknown caption vocabulary {vocabulary!r}; choose one of {', '.join(VOCABULARIES)}")
 
 
 # --------------------------------------------------------------------------
@@ -102,6 +110,49 @@ _WORDINGS: dict[str, dict[str, dict[str, list[str]]]] = {
     },
 }
 
+# More training wordings of each class, for the UNet's captions only (``recaption_vocabulary: train_more``
+# in the training recipe): variants in the training vocabulary's own words, none of a held-out wording's
+# words that the training wordings lack, so the held-out paraphrases stay unseen. The benchmark and the
+# checks draw from "train" and "heldout" alone; these lists do not change what they draw.
+_MORE_TRAIN_WORDINGS: dict[str, dict[str, list[str]]] = {
+    "siren": {"clause": ["a siren is wailing", "sirens wail", "a siren howls", "an ambulance siren wails"],
+              "noun": ["a howling siren", "siren wailing", "a loud siren", "the howl of a siren", "wailing sirens",
+                       "a police siren blaring"]},
+    "phone": {"clause": ["a mobile phone rings", "the telephone is ringing", "a smartphone rings"],
+              "noun": ["a phone ringing", "ringing", "a telephone bell", "the ring of a phone",
+                       "a ringing cell phone", "a mobile ringtone"]},
+    "knock": {"clause": ["someone is knocking", "a fist knocks on a door", "a neighbour knocks"],
+              "noun": ["knocking on a door", "a loud knock", "a door being knocked", "a knock",
+                       "knuckles knocking on a door"]},
+    "gunshot": {"clause": ["a shotgun fires", "a revolver fires", "a weapon is fired", "a gun is fired"],
+                "noun": ["a gun firing", "a rifle shot", "a shot", "a bang", "a sharp gunshot", "a gunshot echoing"]},
+    "dog": {"clause": ["a dog yaps", "a dog growls and barks", "a dog is yapping"],
+            "noun": ["a yapping dog", "barking of a dog", "a dog's bark", "a loud bark", "a bark"]},
+    "rain": {"clause": ["rain is falling", "it rains", "rain comes down", "rain is pouring"],
+             "noun": ["rain falling", "steady rain", "a rain shower", "the patter of rain", "falling rain"]},
+    "engine": {"clause": ["an engine is running", "a motor runs", "an engine purrs", "an engine is idling"],
+               "noun": ["engine noise", "a humming motor", "an engine running", "motor hum", "a rumbling engine",
+                        "the hum of a motor"]},
+    "bird": {"clause": ["a bird tweets", "a bird is singing", "birds chirp", "a little bird chirps"],
+             "noun": ["bird song", "a singing bird", "chirps of a bird", "tweeting", "a bird tweeting",
+                      "the chirping of a bird"]},
+    "clock": {"clause": ["a clock is ticking away", "the clock ticks", "an old clock ticks"],
+              "noun": ["a clock", "the ticking of a clock", "ticking clock", "a clock's ticking", "tick tock",
+                       "a ticking wall clock"]},
+    "beep": {"clause": ["something is beeping", "a device is beeping", "an alarm is beeping", "a machine is beeping"],
+             "noun": ["a beeping device", "beeps", "an alarm beep", "a short beep", "machine beeps",
+                      "the beep of a device"]},
+    "whistle": {"clause": ["a man is whistling", "someone is whistling", "a woman whistles", "a whistle shrieks"],
+                "noun": ["a loud whistle", "a whistle blowing", "a man whistling", "whistling sounds",
+                         "a sharp whistle"]},
+    "footsteps": {"clause": ["a person is walking", "footsteps go by", "someone walks across a room"],
+                  "noun": ["steps on a floor", "the sound of walking", "a person's footsteps", "footsteps walking",
+                           "walking", "steps approaching"]},
+}
+for _label, _forms in _MORE_TRAIN_WORDINGS.items():
+    _WORDINGS[_label]["train_more"] = {form: _WORDINGS[_label]["train"][form] + more_wordings
+                                      for form, more_wordings in _forms.items()}
+
 CLASS_WORDINGS: dict[str, dict[str, list[str]]] = {
     label: {split: forms["clause"] + forms["noun"] for split, forms in splits.items()}
     for label, splits in _WORDINGS.items()
@@ -135,6 +186,9 @@ _BACKGROUND_TEMPLATES = {
     "heldout": [("{fg} amid {bg}", "any", "noun"), ("{fg}; behind it, {bg}", "any", "clause"),
                 ("{bg}, during which {fg}", "clause", "noun")],
 }
+
+for _table in (_COUNT_WORDS, _SEQUENTIAL_LINKS, _OVERLAPPING_LINKS, _SINGLE_TEMPLATES, _BACKGROUND_TEMPLATES):
+    _table["train_more"] = _table["train"]
 
 
 @dataclass
@@ -196,9 +250,9 @@ def caption(scene: Scene, rng: np.random.Generator, split: str = "train") -> str
         The scene to describe.
     rng : numpy.random.Generator
         Picks wordings and templates.
-    split : {"train", "heldout"}
-        Vocabulary to use; the two are disjoint, so no heldout caption is ever
-        produced with ``split="train"``.
+    split : {"train", "heldout", "train_more"}
+        Vocabulary to use; "train" and "heldout" are disjoint, so no heldout caption is ever
+        produced with ``split="train"`` (nor with "train_more", "train" with more wordings of each class).
 
     Example
     -------
@@ -206,7 +260,7 @@ def caption(scene: Scene, rng: np.random.Generator, split: str = "train") -> str
     >>> "twice" in caption(scene, np.random.default_rng(0))
     True
     """
-    _check_split(split)
+    _check_vocabulary(split)
     groups = _event_groups(scene.events)
     if scene.background is None:
         if len(groups) == 1 and groups[0].count == 1:
@@ -229,6 +283,6 @@ def describe_event(label: str, rng: np.random.Generator, split: str = "train") -
     True
     """
     _check_label(label)
-    _check_split(split)
+    _check_vocabulary(split)
     template, form = _pick(rng, _SINGLE_TEMPLATES[split])
     return template.format(_phrase(label, form, 1, rng, split))

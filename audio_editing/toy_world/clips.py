@@ -8,7 +8,7 @@ worker processes render them.
 import contextlib
 import multiprocessing
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -53,17 +53,17 @@ def chunk_seed(seed: int, split: str, chunk_index: int) -> int:
 
 
 def render_clip_chunk(task) -> ClipSet:
-    """Render one chunk of clips: ``task = (seed, num_clips, split, captions_per_clip)``.
+    """Render one chunk of clips: ``task = (seed, num_clips, split, captions_per_clip, recaption_vocabulary)``.
 
     The first caption of a clip is the one ``generate_examples`` drew; the others
-    re-caption the same scene with a generator seeded from the chunk seed.
+    re-caption the same scene, in ``recaption_vocabulary``, with a generator seeded from the chunk seed.
     """
-    seed, num_clips, split, captions_per_clip = task
+    seed, num_clips, split, captions_per_clip, recaption_vocabulary = task
     caption_rng = np.random.default_rng([seed, 1])
     wavs, captions = [], []
     for wav, first_caption, scene in toy_world.generate_examples(num_clips, seed, split=split):
         wavs.append(wav)
-        captions.append([first_caption] + [toy_world.caption(scene, caption_rng, split)
+        captions.append([first_caption] + [toy_world.caption(scene, caption_rng, recaption_vocabulary)
                                            for _ in range(captions_per_clip - 1)])
     mels = LogMel(sample_rate=toy_world.SAMPLE_RATE)(torch.from_numpy(np.stack(wavs)))[:, None]
     return ClipSet(mels.half(), captions)
@@ -85,7 +85,8 @@ def worker_pool(num_workers: int):
 
 
 def make_clip_set(num_clips: int, seed: int, split: str, captions_per_clip: int = 1,
-                  chunk_size: int = 100, pool=None, progress: bool = True) -> ClipSet:
+                  chunk_size: int = 100, pool=None, progress: bool = True,
+                  recaption_vocabulary: Optional[str] = None) -> ClipSet:
     """Render ``num_clips`` toy-world clips of ``toy_world.CLIP_SECONDS`` as log-mel.
 
     Parameters
@@ -104,12 +105,15 @@ def make_clip_set(num_clips: int, seed: int, split: str, captions_per_clip: int 
         Workers (see :func:`worker_pool`); None renders in this process. The result does not depend on it.
     progress : bool
         Show a progress bar.
+    recaption_vocabulary : str, optional
+        Vocabulary of every caption after a clip's first (``toy_world.VOCABULARIES``; default: ``split``).
 
     Returns
     -------
     ClipSet
     """
-    tasks = [(chunk_seed(seed, split, index), min(chunk_size, num_clips - start), split, captions_per_clip)
+    tasks = [(chunk_seed(seed, split, index), min(chunk_size, num_clips - start), split, captions_per_clip,
+              recaption_vocabulary or split)
              for index, start in enumerate(range(0, num_clips, chunk_size))]
     results = pool.imap(render_clip_chunk, tasks) if pool is not None else map(render_clip_chunk, tasks)
     chunks = []

@@ -6,7 +6,7 @@ soon as it is done, and a stage whose result is already there is skipped, so a
 killed run resumes at the stage it was in.
 
 1. ``clips``: training clips from :func:`audio_editing.toy_world.generate_examples`
-   (several train-split captions per clip, the audio rendered once and kept as
+   (several train-split captions per clip, all but the first in ``recaption_vocabulary``, the audio rendered once and kept as
    log-mel), plus held-out clips with held-out-split captions; rendered in worker
    processes when ``num_workers > 1`` (``clips.py``).
 2. ``vae``: an ``AutoencoderKL`` on the 1-channel log-mel (L1 + tiny KL); its
@@ -338,6 +338,10 @@ def train_evaluator(clap: ToyClap, clips: ClipSet, batch_size: int, text_noise: 
 # --------------------------------------------------------------------------
 
 
+# The caption vocabularies training may draw from (toy_world.VOCABULARIES less the held-out one).
+TRAINING_VOCABULARIES = ("train", "train_more")
+
+
 @torch.no_grad()
 def encode_captions(backbone: ToyBackbone, prompts: List[str]) -> TextCond:
     """``backbone.encode_text`` at a fraction of its cost: the text encoder runs on the
@@ -442,6 +446,15 @@ def init_model_folder(hparams: dict) -> Optional[Path]:
     return folder
 
 
+def recaption_vocabulary(hparams: dict) -> str:
+    """``hparams["recaption_vocabulary"]`` (default "train"); a clear error if training may not draw from it."""
+    vocabulary = hparams.get("recaption_vocabulary", "train")
+    if vocabulary not in TRAINING_VOCABULARIES:
+        raise UserError(f"recaption_vocabulary must be one of {', '.join(TRAINING_VOCABULARIES)} (the held-out "
+                        f"wordings stay out of training), got {vocabulary!r}")
+    return vocabulary
+
+
 def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32", max_grad_norm: float = 1.0,
                     progress: bool = True, train_logger=None) -> Path:
     """Run (or resume) all stages; returns the model folder.
@@ -463,6 +476,7 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     """
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16' (autocast), got {precision!r}")
+    recaptions = recaption_vocabulary(hparams)
     device = torch.device(device)
     save_folder, model_folder = Path(hparams["save_folder"]), Path(hparams["model_folder"])
     save_folder.mkdir(parents=True, exist_ok=True)
@@ -486,11 +500,12 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     if not clips_folder.exists():
         start = time.time()
         with _stage_output(clips_folder) as out, worker_pool(hparams["num_workers"]) as pool:
-            for name, split, count, captions_per_clip in (
-                    ("train", "train", hparams["num_train_clips"], hparams["captions_per_clip"]),
-                    ("valid", "heldout", hparams["num_valid_clips"], 1)):
+            for name, split, count, captions_per_clip, recaptions in (
+                    ("train", "train", hparams["num_train_clips"], hparams["captions_per_clip"],
+                     recaptions),
+                    ("valid", "heldout", hparams["num_valid_clips"], 1, "heldout")):
                 make_clip_set(count, hparams["seed"], split, captions_per_clip, hparams["data_chunk_size"],
-                              pool, progress).save(out / f"{name}.pt")
+                              pool, progress, recaptions).save(out / f"{name}.pt")
         log({"stage": "clips", "seconds": round(time.time() - start, 1), "train_clips": hparams["num_train_clips"],
              "valid_clips": hparams["num_valid_clips"]})
     train_clips, valid_clips = ClipSet.load(clips_folder / "train.pt"), ClipSet.load(clips_folder / "valid.pt")

@@ -107,6 +107,27 @@ def test_init_model_continues_from_a_model_folder(trained, tmp_path):
     assert 0 < moved < 0.2 * size
 
 
+def test_more_wordings_change_the_later_captions_only():
+    """recaption_vocabulary=train_more: the same clips and first captions, the later ones from more wordings."""
+    from audio_editing.toy_world.clips import make_clip_set
+
+    plain = make_clip_set(12, 3, "train", 4, chunk_size=6, progress=False)
+    more = make_clip_set(12, 3, "train", 4, chunk_size=6, progress=False, recaption_vocabulary="train_more")
+    assert torch.equal(plain.mels, more.mels)
+    assert [c[0] for c in plain.captions] == [c[0] for c in more.captions]
+    assert [c[1:] for c in plain.captions] != [c[1:] for c in more.captions]
+
+
+def test_heldout_recaptions_are_refused_before_anything_is_written(tmp_path):
+    run = subprocess.run([sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "toy_world.yaml"),
+                          f"--output_folder={tmp_path / 'out'}", "--recaption_vocabulary=heldout", *TINY_SETTINGS],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "recaption_vocabulary must be one of train, train_more" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_init_model_that_is_not_a_model_gives_a_clear_error(tmp_path):
     run = subprocess.run([sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "toy_world.yaml"),
                           f"--output_folder={tmp_path / 'out'}", f"--init_model={tmp_path}", *TINY_SETTINGS],

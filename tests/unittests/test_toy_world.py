@@ -1,6 +1,7 @@
 """Tests of the procedural sound world (audio_editing.toy_world)."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,30 @@ def test_describe_event_uses_the_split_vocabulary():
             assert any(wording in text for wording in CLASS_WORDINGS[label][split])
     with pytest.raises(UserError):
         describe_event("dog", rng, "test")
+
+
+def test_train_more_adds_wordings_but_no_word_of_a_heldout_wording():
+    """The UNet's extra wordings (``recaption_vocabulary: train_more``) must leave the held-out paraphrases
+    unseen: no word of a held-out wording that the training wordings lack."""
+    def words(wordings):
+        return {word for wording in wordings for word in re.findall(r"[a-z]+", wording)}
+
+    train_words = words(w for label in CLASSES for w in CLASS_WORDINGS[label]["train"])
+    heldout_words = words(w for label in CLASSES for w in CLASS_WORDINGS[label]["heldout"]) - train_words
+    rng = np.random.default_rng(7)
+    for label in CLASSES:
+        more = set(CLASS_WORDINGS[label]["train_more"]) - set(CLASS_WORDINGS[label]["train"])
+        assert len(more) >= 4 and set(CLASS_WORDINGS[label]["train"]) < set(CLASS_WORDINGS[label]["train_more"])
+        assert not words(more) & heldout_words, label
+    scenes = _scenes(300, seed=8, background="random")
+    grammar_words = words(caption(scene, rng, "train") for scene in scenes)  # "over" of "X over rain" ...
+    assert not words(caption(scene, rng, "train_more") for scene in scenes) & (heldout_words - grammar_words)
+    for label in CLASSES:  # train_more draws prompts that "train" cannot
+        train_prompts = {template.format(wording) for template in ("{}", "the sound of {}", "{} can be heard")
+                         for wording in CLASS_WORDINGS[label]["train"]}
+        assert {describe_event(label, rng, "train_more") for _ in range(100)} - train_prompts, label
+    with pytest.raises(UserError, match="vocabulary"):
+        caption(Scene([Event("dog", 0.1, 0.4, {})]), rng, "more")
 
 
 # ---------------------------------------------------------------- benchmark
