@@ -21,8 +21,8 @@ killed run resumes at the stage it was in.
 
 With ``init_model`` (a model folder, e.g. ``embedded:toy_world``) training continues
 from that model: its VAE (with its ``scaling_factor``) and its evaluator are kept
-as they are, its UNet and scheduler start the UNet stage, and ``model`` keeps its
-``backbone.json``; the architecture keys of the hparams are then unused.
+as they are, its UNet (or ``init_unet``, a UNet trained on from it) and scheduler start the UNet stage, and
+``model`` keeps its ``backbone.json``; the architecture keys of the hparams are then unused.
 
 Everything is deterministic from ``seed``: the clips depend only on ``seed`` and
 ``data_chunk_size`` (not on ``num_workers``), and each stage seeds its own
@@ -446,6 +446,23 @@ def init_model_folder(hparams: dict) -> Optional[Path]:
     return folder
 
 
+def init_unet_folder(hparams: dict) -> Optional[Path]:
+    """The folder of ``hparams["init_unet"]``: a UNet (diffusers layout) that starts the UNet stage in place of
+    ``init_model``'s, e.g. one committed mid-way through a training run that goes on across work periods.
+    None when not given; a clear error without ``init_model`` (whose VAE latents it learnt) or a UNet inside."""
+    source = hparams.get("init_unet")
+    if not source:
+        return None
+    if not hparams.get("init_model"):
+        raise UserError("init_unet continues a UNet of a model folder: give that model as --init_model too "
+                        "(its VAE made the latents the UNet learnt)")
+    folder = Path(str(source))
+    if not (folder / "config.json").exists() or not list(folder.glob("*.safetensors")):
+        raise UserError(f"init_unet '{source}' holds no UNet (config.json and a .safetensors file); "
+                        "give a model folder's unet/ folder")
+    return folder
+
+
 def recaption_vocabulary(hparams: dict) -> str:
     """``hparams["recaption_vocabulary"]`` (default "train"); a clear error if training may not draw from it."""
     vocabulary = hparams.get("recaption_vocabulary", "train")
@@ -481,6 +498,7 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     save_folder, model_folder = Path(hparams["save_folder"]), Path(hparams["model_folder"])
     save_folder.mkdir(parents=True, exist_ok=True)
     init_folder = init_model_folder(hparams)
+    init_unet_folder(hparams)
     config = (json.loads((init_folder / CONFIG_NAME).read_text()) if init_folder is not None
               else model_config(hparams))
 
@@ -563,7 +581,8 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
         if init_folder is not None:
             from diffusers import DDPMScheduler, UNet2DConditionModel
 
-            unet = UNet2DConditionModel.from_pretrained(init_folder / "unet", torch_dtype=torch.float32)
+            unet = UNet2DConditionModel.from_pretrained(init_unet_folder(hparams) or init_folder / "unet",
+                                                        torch_dtype=torch.float32)
             scheduler = DDPMScheduler.from_pretrained(init_folder / "scheduler")
         else:
             unet = build_unet(hparams["unet_channels"], vae.config.latent_channels * hparams["latent_patch"] ** 2,

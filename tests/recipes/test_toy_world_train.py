@@ -107,6 +107,35 @@ def test_init_model_continues_from_a_model_folder(trained, tmp_path):
     assert 0 < moved < 0.2 * size
 
 
+def test_init_unet_starts_the_unet_stage_in_place_of_the_model_s(trained, tmp_path):
+    """A UNet committed mid-way through a run continues it: the UNet stage starts from it (at lr 0 it comes out
+    as it went in), not from init_model's UNet; without init_model it is refused before anything is written."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    init = trained / "model"
+    committed = tmp_path / "committed_unet"
+    shutil.copytree(init / "unet", committed)
+    weights_file = next(committed.glob("*.safetensors"))
+    weights = load_file(str(weights_file))
+    weights = {name: (value * 1.5 if "conv_in" in name else value) for name, value in weights.items()}
+    save_file(weights, str(weights_file))
+    subprocess.run([sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "toy_world.yaml"),
+                    f"--output_folder={tmp_path / 'out'}", f"--init_model={init}", f"--init_unet={committed}",
+                    "--seed=7", *TINY_SETTINGS, "--unet_lr=0.0"],
+                   cwd=REPO_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, timeout=300)
+    after = load_file(str(next((tmp_path / "out" / "model" / "unet").glob("*.safetensors"))))
+    original = load_file(str(next((init / "unet").glob("*.safetensors"))))
+    assert all(torch.equal(after[name].float(), weights[name].float()) for name in weights)
+    assert not all(torch.equal(after[name].float(), original[name].float()) for name in original)
+    run = subprocess.run([sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "toy_world.yaml"),
+                          f"--output_folder={tmp_path / 'refused'}", f"--init_unet={committed}", *TINY_SETTINGS],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "give that model as --init_model too" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "refused").exists()
+
+
 def test_more_wordings_change_the_later_captions_only():
     """recaption_vocabulary=train_more: the same clips and first captions, the later ones from more wordings."""
     from audio_editing.toy_world.clips import make_clip_set
