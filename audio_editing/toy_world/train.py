@@ -6,8 +6,8 @@ soon as it is done, and a stage whose result is already there is skipped, so a
 killed run resumes at the stage it was in.
 
 1. ``clips``: training clips from :func:`audio_editing.toy_world.generate_examples`
-   (several train-split captions per clip, all but the first in ``recaption_vocabulary``, the audio rendered once and kept as
-   log-mel), plus held-out clips with held-out-split captions; rendered in worker
+   (several train-split captions per clip, all but the first in ``recaption_vocabulary``, the audio
+   rendered once and kept as log-mel), plus held-out clips with held-out-split captions; rendered in worker
    processes when ``num_workers > 1`` (``clips.py``).
 2. ``vae``: an ``AutoencoderKL`` on the 1-channel log-mel (L1 + tiny KL); its
    ``scaling_factor`` is set to 1 / std of the training latents.
@@ -472,6 +472,12 @@ def recaption_vocabulary(hparams: dict) -> str:
     return vocabulary
 
 
+def check_training_hparams(hparams: dict):
+    """``(init_model folder, init_unet folder, recaption vocabulary)``, each checked: a clear error before anything
+    is trained or written (the recipe calls it before it makes its experiment folder)."""
+    return init_model_folder(hparams), init_unet_folder(hparams), recaption_vocabulary(hparams)
+
+
 def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32", max_grad_norm: float = 1.0,
                     progress: bool = True, train_logger=None) -> Path:
     """Run (or resume) all stages; returns the model folder.
@@ -493,12 +499,10 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     """
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16' (autocast), got {precision!r}")
-    recaptions = recaption_vocabulary(hparams)
+    init_folder, init_unet, recaptions = check_training_hparams(hparams)
     device = torch.device(device)
     save_folder, model_folder = Path(hparams["save_folder"]), Path(hparams["model_folder"])
     save_folder.mkdir(parents=True, exist_ok=True)
-    init_folder = init_model_folder(hparams)
-    init_unet_folder(hparams)
     config = (json.loads((init_folder / CONFIG_NAME).read_text()) if init_folder is not None
               else model_config(hparams))
 
@@ -518,12 +522,11 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
     if not clips_folder.exists():
         start = time.time()
         with _stage_output(clips_folder) as out, worker_pool(hparams["num_workers"]) as pool:
-            for name, split, count, captions_per_clip, recaptions in (
-                    ("train", "train", hparams["num_train_clips"], hparams["captions_per_clip"],
-                     recaptions),
+            for name, split, count, captions_per_clip, vocabulary in (
+                    ("train", "train", hparams["num_train_clips"], hparams["captions_per_clip"], recaptions),
                     ("valid", "heldout", hparams["num_valid_clips"], 1, "heldout")):
                 make_clip_set(count, hparams["seed"], split, captions_per_clip, hparams["data_chunk_size"],
-                              pool, progress, recaptions).save(out / f"{name}.pt")
+                              pool, progress, vocabulary).save(out / f"{name}.pt")
         log({"stage": "clips", "seconds": round(time.time() - start, 1), "train_clips": hparams["num_train_clips"],
              "valid_clips": hparams["num_valid_clips"]})
     train_clips, valid_clips = ClipSet.load(clips_folder / "train.pt"), ClipSet.load(clips_folder / "valid.pt")
@@ -581,7 +584,7 @@ def train_toy_world(hparams: dict, device: str = "cpu", precision: str = "fp32",
         if init_folder is not None:
             from diffusers import DDPMScheduler, UNet2DConditionModel
 
-            unet = UNet2DConditionModel.from_pretrained(init_unet_folder(hparams) or init_folder / "unet",
+            unet = UNet2DConditionModel.from_pretrained(init_unet or init_folder / "unet",
                                                         torch_dtype=torch.float32)
             scheduler = DDPMScheduler.from_pretrained(init_folder / "scheduler")
         else:

@@ -26,8 +26,7 @@ import time
 
 # audio_editing before speechbrain: importing it quiets SpeechBrain's import-time torchvision warning.
 from audio_editing.cli import run_cli
-from audio_editing.toy_world.train import (init_model_folder, init_unet_folder, recaption_vocabulary,
-                                           train_toy_world)
+from audio_editing.toy_world.train import check_training_hparams, train_toy_world
 
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
@@ -39,9 +38,7 @@ def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    init_model_folder(hparams)  # a bad --init_model, --init_unet or vocabulary fails before anything is written
-    init_unet_folder(hparams)
-    recaption_vocabulary(hparams)
+    check_training_hparams(hparams)  # a bad --init_model, --init_unet or vocabulary fails before anything is written
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
                                    hyperparams_to_save=hparams_file, overrides=overrides)
     train_logger = FileTrainLogger(hparams["train_log"], precision=4)

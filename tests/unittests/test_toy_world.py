@@ -14,6 +14,7 @@ from audio_editing.toy_world import (
     caption, describe_event, duration_range, generate_examples, make_benchmark, render_event, render_scene,
     sample_params, sample_scene)
 from audio_editing.toy_world.benchmark import main
+from audio_editing.toy_world.captions import _SINGLE_TEMPLATES
 
 PCM16_STEP = 1.0 / 32768
 
@@ -207,7 +208,7 @@ def test_train_more_adds_wordings_but_no_word_of_a_heldout_wording():
     grammar_words = words(caption(scene, rng, "train") for scene in scenes)  # "over" of "X over rain" ...
     assert not words(caption(scene, rng, "train_more") for scene in scenes) & (heldout_words - grammar_words)
     for label in CLASSES:  # train_more draws prompts that "train" cannot
-        train_prompts = {template.format(wording) for template in ("{}", "the sound of {}", "{} can be heard")
+        train_prompts = {template.format(wording) for template, _ in _SINGLE_TEMPLATES["train"]
                          for wording in CLASS_WORDINGS[label]["train"]}
         assert {describe_event(label, rng, "train_more") for _ in range(100)} - train_prompts, label
     with pytest.raises(UserError, match="vocabulary"):
